@@ -1,0 +1,42 @@
+// Subcommand registry: each app/cmd_<name>.cpp defines one subcommand and registers
+// itself with a static CommandRegistrar; main.cpp stays thin.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rb::app {
+
+struct CommandDef {
+    std::string name;
+    int order;  // position in --help
+    /// Adds the subcommand to `app`, returns the function that runs it (exit status).
+    std::function<std::function<int()>(CLI::App& app)> setup;
+};
+
+std::vector<CommandDef>& command_registry();
+
+struct CommandRegistrar {
+    CommandRegistrar(std::string name, int order, std::function<std::function<int()>(CLI::App&)> setup) {
+        command_registry().push_back({std::move(name), order, std::move(setup)});
+    }
+};
+
+/// Options shared by every command that runs a model (DESIGN.md).
+struct ModelOptions {
+    std::string model;
+    std::string rope_scaling;          // JSON object, "none", or empty (= checkpoint's own)
+    std::optional<double> rope_theta;  // overrides the base
+    std::string dtype = "f32";         // compute/weight type: f32 | bf16
+    std::string backend = "cpu";
+    int threads = 0;                   // 0 = all cores
+};
+
+/// Adds MODEL (positional) and the shared model flags to `sub`.
+void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required = true);
+/// Applies --threads to the global pool. Call once at the start of a command.
+void apply_threads(const ModelOptions& o);
+
+}  // namespace rb::app

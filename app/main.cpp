@@ -1,0 +1,82 @@
+// ropebench: thin entry point. Parses the command line, runs one subcommand, and turns
+// exceptions into one "error: ..." line and an exit status (1 bad input, 2 bad usage).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "command.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/thread_pool.h"
+
+namespace rb::app {
+
+std::vector<CommandDef>& command_registry() {
+    static std::vector<CommandDef> r;
+    return r;
+}
+
+void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required) {
+    auto* m = sub->add_option("MODEL", o.model, "checkpoint folder, .gguf file, or hub id org/name");
+    if (model_required) m->required();
+    sub->add_option("--rope-scaling", o.rope_scaling,
+                    "rope_scaling JSON as config.json spells it, or 'none' (replaces the checkpoint's own)");
+    sub->add_option("--rope-theta", o.rope_theta, "override the RoPE base");
+    sub->add_option("--dtype", o.dtype, "weight/compute type: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
+    sub->add_option("--backend", o.backend, "compute backend")->check(CLI::IsMember({"cpu", "cuda"}));
+    sub->add_option("-t,--threads", o.threads, "threads (default: all cores)");
+}
+
+void apply_threads(const ModelOptions& o) { ThreadPool::set_default_threads(o.threads); }
+
+}  // namespace rb::app
+
+int main(int argc, char** argv) {
+    using namespace rb::app;
+    CLI::App app{"ropebench: how RoPE context-extension methods hold up past the trained context"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", std::string(ROPEBENCH_VERSION) + " (" + ROPEBENCH_GIT + ")");
+    bool quiet = false, verbose = false;
+    app.add_flag("-q,--quiet", quiet, "only errors on stderr");
+    app.add_flag("-v,--verbose", verbose, "debug output on stderr");
+
+    auto& reg = command_registry();
+    std::sort(reg.begin(), reg.end(), [](const auto& a, const auto& b) { return a.order < b.order; });
+    std::vector<std::pair<CLI::App*, std::function<int()>>> runners;
+    for (auto& def : reg) {
+        auto run = def.setup(app);
+        runners.emplace_back(app.get_subcommand(def.name), std::move(run));
+    }
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return 2;
+    }
+    if (quiet) rb::set_log_level(rb::LogLevel::quiet);
+    if (verbose) rb::set_log_level(rb::LogLevel::debug);
+    try {
+        for (auto& [sub, run] : runners)
+            if (sub && sub->parsed()) return run();
+        return 2;
+    } catch (const rb::UsageError& e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return 2;
+    } catch (const rb::Error& e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        fmt::print(stderr, "error: out of memory\n");
+        return 1;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "error: {}\n", e.what());
+        return 1;
+    }
+}

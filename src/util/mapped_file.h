@@ -1,0 +1,42 @@
+// Read-only memory-mapped file. Model weights are mapped, never read into heap copies
+// unless a dtype conversion needs one.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace rb {
+
+class MappedFile {
+public:
+    MappedFile() = default;
+    /// Maps `path` read-only; throws Error naming the path if it cannot be opened.
+    explicit MappedFile(const std::string& path);
+    ~MappedFile();
+    MappedFile(MappedFile&& o) noexcept;
+    MappedFile& operator=(MappedFile&& o) noexcept;
+    MappedFile(const MappedFile&) = delete;
+    MappedFile& operator=(const MappedFile&) = delete;
+
+    const uint8_t* data() const { return m_data; }
+    size_t size() const { return m_size; }
+    const std::string& path() const { return m_path; }
+
+private:
+    std::string m_path;
+    const uint8_t* m_data = nullptr;
+    size_t m_size = 0;
+};
+
+/// Whole file as a string; throws Error naming the path.
+std::string read_file(const std::string& path);
+/// Writes atomically (temp file + rename); throws Error naming the path.
+void write_file(const std::string& path, std::string_view content);
+bool file_exists(const std::string& path);
+bool is_directory(const std::string& path);
+
+/// True when `s` is well-formed UTF-8. `bad_offset` receives the first bad byte's offset.
+bool is_valid_utf8(std::string_view s, size_t* bad_offset = nullptr);
+
+}  // namespace rb

@@ -1,0 +1,114 @@
+#include "common/test_util.h"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace rb::test {
+
+std::string shared_path(const std::string& rel) {
+    std::string p = std::string(ROPEBENCH_SHARED_DIR) + "/" + rel;
+    if (!std::filesystem::exists(p)) {
+        ADD_FAILURE() << "shared data missing: " << p
+                      << " (configure with -DROPEBENCH_SHARED_DIR=<path to shared>)";
+        throw std::runtime_error("shared data missing: " + p);
+    }
+    return p;
+}
+
+std::string source_path(const std::string& rel) { return std::string(ROPEBENCH_SOURCE_DIR) + "/" + rel; }
+
+std::string temp_dir() {
+    static std::atomic<int> counter{0};
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = info ? std::string(info->test_suite_name()) + "_" + info->name() : "test";
+    for (auto& c : name)
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    auto p = std::filesystem::temp_directory_path() /
+             ("ropebench_" + name + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(p);
+    std::filesystem::create_directories(p);
+    return p.string();
+}
+
+static std::string slurp(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_data) {
+    std::string dir = temp_dir();
+    std::string out_path = dir + "/stdout", err_path = dir + "/stderr", in_path = dir + "/stdin";
+    {
+        std::ofstream f(in_path, std::ios::binary);
+        f << stdin_data;
+    }
+    std::vector<std::string> argv_s{ROPEBENCH_BIN};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, in_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    CliResult r;
+    if (posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        ADD_FAILURE() << "cannot spawn " << argv[0];
+        return r;
+    }
+    posix_spawn_file_actions_destroy(&fa);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r.out = slurp(out_path);
+    r.err = slurp(err_path);
+    std::filesystem::remove_all(dir);
+    return r;
+}
+
+template <typename T>
+static ::testing::AssertionResult close_impl(const T* got, const T* ref, size_t n, double atol, double rtol) {
+    double worst = -1;
+    size_t worst_i = 0, n_bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        double g = got[i], r = ref[i];
+        double tol = atol + rtol * std::fabs(r);
+        double d = std::fabs(g - r);
+        if (!(d <= tol)) {  // catches NaN
+            n_bad++;
+            if (!(d <= worst) || std::isnan(d)) {
+                worst = std::isnan(d) ? INFINITY : d;
+                worst_i = i;
+            }
+        }
+    }
+    if (n_bad == 0) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << n_bad << " of " << n << " elements out of tolerance (atol " << atol
+                                         << ", rtol " << rtol << "); worst at index " << worst_i << ": got "
+                                         << got[worst_i] << ", want " << ref[worst_i];
+}
+
+::testing::AssertionResult all_close(const float* got, const float* ref, size_t n, double atol, double rtol) {
+    return close_impl(got, ref, n, atol, rtol);
+}
+::testing::AssertionResult all_close(const double* got, const double* ref, size_t n, double atol, double rtol) {
+    return close_impl(got, ref, n, atol, rtol);
+}
+
+}  // namespace rb::test

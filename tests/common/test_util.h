@@ -1,0 +1,30 @@
+// Shared test helpers: paths into ../shared (failing loudly when missing), running the CLI,
+// and tolerance comparisons that print the failing index.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace rb::test {
+
+/// Absolute path of `rel` under the configured shared folder. Fails the test (never skips)
+/// when the file is missing: a missing data file is a broken setup, not a reason to pass.
+std::string shared_path(const std::string& rel);
+/// Path of `rel` under the source tree (tests/golden/..., presets/...).
+std::string source_path(const std::string& rel);
+/// A fresh, empty temporary directory for this test.
+std::string temp_dir();
+
+struct CliResult {
+    int status = -1;
+    std::string out, err;
+};
+/// Runs the ropebench binary with `args` (no shell), capturing stdout and stderr.
+CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_data = "");
+
+/// Element-wise |got-ref| <= atol + rtol*|ref|; reports the worst index on failure.
+::testing::AssertionResult all_close(const float* got, const float* ref, size_t n, double atol, double rtol);
+::testing::AssertionResult all_close(const double* got, const double* ref, size_t n, double atol, double rtol);
+
+}  // namespace rb::test

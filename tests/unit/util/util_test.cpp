@@ -1,0 +1,55 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <vector>
+
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/mapped_file.h"
+#include "util/thread_pool.h"
+
+using namespace rb;
+
+TEST(Sha256, KnownVectors) {
+    // FIPS 180-4 examples.
+    EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+              "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
+              "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST(Utf8, ValidAndInvalid) {
+    EXPECT_TRUE(is_valid_utf8("plain ascii"));
+    EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe2\x96\x81 \xf0\x9f\x98\x80"));
+    size_t off = 0;
+    EXPECT_FALSE(is_valid_utf8("ab\xff", &off));
+    EXPECT_EQ(off, 2u);
+    EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));          // overlong
+    EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));      // surrogate
+    EXPECT_FALSE(is_valid_utf8("x\xe2\x96", &off));  // truncated sequence
+    EXPECT_EQ(off, 1u);
+}
+
+TEST(ThreadPool, StaticSplitCoversRangeOnce) {
+    for (int nt : {1, 2, 3, 7}) {
+        ThreadPool pool(nt);
+        for (size_t n : {0u, 1u, 2u, 5u, 100u, 1001u}) {
+            std::vector<std::atomic<int>> hits(n);
+            pool.parallel_for(n, [&](size_t b, size_t e) {
+                for (size_t i = b; i < e; i++) hits[i]++;
+            });
+            for (size_t i = 0; i < n; i++) ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " threads=" << nt << " i=" << i;
+        }
+    }
+}
+
+TEST(MappedFile, MissingFileNamesPath) {
+    try {
+        MappedFile f("/nonexistent/weights.bin");
+        FAIL() << "expected Error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("/nonexistent/weights.bin"), std::string::npos);
+    }
+}
