@@ -1,0 +1,99 @@
+// The compute interface between model/ (which owns the Llama forward) and the devices.
+// Buffers are backend memory (host for cpu, device for cuda): allocate them through the
+// backend. Shapes are given in comments as [rows, cols], row-major, f32 unless stated.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace rb::backend {
+
+enum class WeightType { f32, bf16 };
+const char* weight_type_name(WeightType t);
+
+/// A weight matrix W [rows, cols] (PyTorch Linear layout: y = x · Wᵀ), packed by the backend
+/// into whatever layout its kernels want, once, at load.
+class Matrix {
+public:
+    virtual ~Matrix() = default;
+    virtual int rows() const = 0;
+    virtual int cols() const = 0;
+    virtual WeightType type() const = 0;
+    virtual size_t bytes() const = 0;
+};
+
+/// Per-stage wall-clock accumulators (seconds), filled by backends that time their ops.
+struct StageTimes {
+    double projections = 0, attention = 0, mlp = 0, lm_head = 0, other = 0;
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+    virtual int threads() const = 0;
+
+    /// w: host [rows, cols] f32. Converted to `type` and packed.
+    virtual std::unique_ptr<Matrix> upload_matrix(const float* w, int rows, int cols, WeightType type) = 0;
+
+    /// Backend buffer of n floats (uninitialised); freed with release().
+    virtual float* alloc(size_t n) = 0;
+    virtual void release(float* p) = 0;
+    virtual void upload(float* dst, const float* src_host, size_t n) = 0;
+    virtual void download(float* dst_host, const float* src, size_t n) = 0;
+
+    /// y[n, W.rows] = x[n, W.cols] · Wᵀ  (ldx, ldy: row strides in floats)
+    virtual void matmul(const float* x, int n, int ldx, const Matrix& w, float* y, int ldy) = 0;
+
+    /// y[n, dim] = x / rms(x) * g   (rms over dim, eps inside the sqrt; y may alias x)
+    virtual void rmsnorm(const float* x, const float* g, float* y, int n, int dim, float eps) = 0;
+
+    /// In place, rotate_half layout on each head of x[n, heads, head_dim] (row stride ldx):
+    /// for j < rot/2: (x_j, x_{j+rot/2}) rotated by the angle whose cos/sin are
+    /// cos[i, j], sin[i, j] (tables [n, rot/2] for the n rows; they include the attention factor).
+    /// Dimensions >= rot are left unchanged.
+    virtual void rope(float* x, int n, int ldx, int heads, int head_dim, int rot_dim,
+                      const float* cos, const float* sin) = 0;
+
+    /// Causal GQA attention for n queries at positions pos0 .. pos0+n-1.
+    /// q [n, H, hd] (row stride ldq), k_cache/v_cache [KV, cap, hd] hold keys/values for
+    /// positions 0 .. pos0+n-1. out [n, H, hd] (row stride ldo). scale = 1/sqrt(hd).
+    /// Memory does not grow with n × positions (online softmax over key tiles).
+    virtual void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache,
+                           int cap, int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo) = 0;
+
+    /// Writes k/v rows [n, KV, hd] (row strides ldk, ldv) into caches [KV, cap, hd] at pos0.
+    virtual void store_kv(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache,
+                          float* v_cache, int cap, int n_kv_heads, int head_dim) = 0;
+
+    /// out[n, I] = silu(gu[:, :I]) * gu[:, I:]   (gu [n, 2I], gate first)
+    virtual void swiglu(const float* gu, float* out, int n, int inter) = 0;
+
+    /// x[i] += y[i] for n elements
+    virtual void add(float* x, const float* y, size_t n) = 0;
+
+    /// Embedding rows: out[n, dim] = table[tokens[i]] (table: host f32 [vocab, dim]).
+    virtual void embed(const float* table, const int* tokens, int n, int dim, float* out) = 0;
+
+    /// For each row i of x [n, hidden]: log-softmax of x_i · Wᵀ (W = LM head [vocab, hidden]).
+    /// logprob[i] = log p(targets[i]) (skipped when targets[i] < 0, logprob[i] = 0), in double.
+    /// If logits != nullptr it receives the full [n, vocab] logits (host memory), else the
+    /// backend never stores more than a bounded block of logits.
+    /// argmax[i] (host, may be nullptr) = the most likely token (greedy decoding).
+    virtual void lm_head_logprobs(const float* x, int n, const Matrix& w, const int* targets, double* logprob,
+                                  float* logits, int* argmax) = 0;
+
+    virtual StageTimes* stage_times() { return nullptr; }
+};
+
+struct BackendOptions {
+    std::string name = "cpu";  // "cpu" | "cuda"
+    int threads = 0;           // cpu: 0 = all cores
+    std::string isa;           // cpu: force a kernel level ("avx512bf16", "avx512", "avx2", "scalar"); "" = best
+};
+
+/// Creates a backend; throws Error for an unknown or unavailable one.
+std::unique_ptr<Backend> make_backend(const BackendOptions& opts);
+
+}  // namespace rb::backend

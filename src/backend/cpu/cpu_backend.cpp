@@ -1,0 +1,161 @@
+// The cpu backend: host buffers, the thread pool, and the kernels of kernels.h.
+#include "backend/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "util/error.h"
+#include "util/thread_pool.h"
+
+namespace rb::cpu {
+namespace {
+
+class CpuBackend final : public backend::Backend {
+public:
+    explicit CpuBackend(int threads) : m_pool(threads) {}
+
+    std::string name() const override { return "cpu"; }
+    int threads() const override { return m_pool.size(); }
+
+    std::unique_ptr<backend::Matrix> upload_matrix(const float* w, int rows, int cols,
+                                                   backend::WeightType type) override {
+        return pack_matrix(w, rows, cols, type);
+    }
+
+    float* alloc(size_t n) override {
+        size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+        void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
+        if (!p) throw std::bad_alloc();
+        return static_cast<float*>(p);
+    }
+    void release(float* p) override { std::free(p); }
+    void upload(float* dst, const float* src, size_t n) override { std::memcpy(dst, src, n * sizeof(float)); }
+    void download(float* dst, const float* src, size_t n) override { std::memcpy(dst, src, n * sizeof(float)); }
+
+    void matmul(const float* x, int n, int ldx, const backend::Matrix& w, float* y, int ldy) override {
+        gemm(x, n, ldx, static_cast<const PackedMatrix&>(w), y, ldy, m_pool);
+    }
+
+    void rmsnorm(const float* x, const float* g, float* y, int n, int dim, float eps) override {
+        m_pool.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e) {
+            for (size_t i = b; i < e; i++) {
+                const float* xi = x + i * dim;
+                float* yi = y + i * dim;
+                double ss = 0;
+                for (int c = 0; c < dim; c++) ss += static_cast<double>(xi[c]) * xi[c];
+                float r = static_cast<float>(1.0 / std::sqrt(ss / dim + eps));
+                for (int c = 0; c < dim; c++) yi[c] = xi[c] * r * g[c];
+            }
+        });
+    }
+
+    void rope(float* x, int n, int ldx, int heads, int head_dim, int rot_dim, const float* cos,
+              const float* sin) override {
+        const int half = rot_dim / 2;
+        m_pool.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e) {
+            for (size_t i = b; i < e; i++) {
+                const float* c = cos + i * half;
+                const float* s = sin + i * half;
+                for (int h = 0; h < heads; h++) {
+                    float* v = x + i * ldx + static_cast<size_t>(h) * head_dim;
+                    for (int j = 0; j < half; j++) {
+                        float a = v[j], bb = v[j + half];
+                        v[j] = a * c[j] - bb * s[j];
+                        v[j + half] = bb * c[j] + a * s[j];
+                    }
+                }
+            }
+        });
+    }
+
+    void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
+                   int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo) override {
+        cpu::attention(q, ldq, n, pos0, k_cache, v_cache, cap, n_heads, n_kv_heads, head_dim, scale, out, ldo,
+                       m_pool);
+    }
+
+    void store_kv(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache, float* v_cache,
+                  int cap, int n_kv_heads, int head_dim) override {
+        for (int h = 0; h < n_kv_heads; h++)
+            for (int i = 0; i < n; i++) {
+                size_t dst = (static_cast<size_t>(h) * cap + pos0 + i) * head_dim;
+                std::memcpy(k_cache + dst, k + static_cast<size_t>(i) * ldk + static_cast<size_t>(h) * head_dim,
+                            head_dim * sizeof(float));
+                std::memcpy(v_cache + dst, v + static_cast<size_t>(i) * ldv + static_cast<size_t>(h) * head_dim,
+                            head_dim * sizeof(float));
+            }
+    }
+
+    void swiglu(const float* gu, float* out, int n, int inter) override {
+        m_pool.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e) {
+            for (size_t i = b; i < e; i++) {
+                const float* g = gu + i * 2 * inter;
+                const float* u = g + inter;
+                float* o = out + i * inter;
+                for (int c = 0; c < inter; c++) o[c] = g[c] / (1.f + std::exp(-g[c])) * u[c];
+            }
+        });
+    }
+
+    void add(float* x, const float* y, size_t n) override {
+        for (size_t i = 0; i < n; i++) x[i] += y[i];
+    }
+
+    void embed(const float* table, const int* tokens, int n, int dim, float* out) override {
+        for (int i = 0; i < n; i++)
+            std::memcpy(out + static_cast<size_t>(i) * dim, table + static_cast<size_t>(tokens[i]) * dim,
+                        dim * sizeof(float));
+    }
+
+    void lm_head_logprobs(const float* x, int n, const backend::Matrix& w, const int* targets, double* logprob,
+                          float* logits, int* argmax) override {
+        const int vocab = w.rows(), hidden = w.cols();
+        constexpr int k_block = 32;  // rows of logits held at once: bounded memory
+        std::vector<float> buf(static_cast<size_t>(k_block) * vocab);
+        for (int i0 = 0; i0 < n; i0 += k_block) {
+            int m = std::min(k_block, n - i0);
+            float* blk = logits ? logits + static_cast<size_t>(i0) * vocab : buf.data();
+            gemm(x + static_cast<size_t>(i0) * hidden, m, hidden, static_cast<const PackedMatrix&>(w), blk, vocab,
+                 m_pool);
+            m_pool.parallel_for(static_cast<size_t>(m), [&](size_t b, size_t e) {
+                for (size_t r = b; r < e; r++) {
+                    const float* l = blk + r * vocab;
+                    int am = 0;
+                    float mx = l[0];
+                    for (int v = 1; v < vocab; v++)
+                        if (l[v] > mx) {
+                            mx = l[v];
+                            am = v;
+                        }
+                    double sum = 0;
+                    for (int v = 0; v < vocab; v++) sum += std::exp(static_cast<double>(l[v]) - mx);
+                    double lse = mx + std::log(sum);
+                    int t = targets ? targets[i0 + r] : -1;
+                    if (logprob) logprob[i0 + r] = t >= 0 ? static_cast<double>(l[t]) - lse : 0.0;
+                    if (argmax) argmax[i0 + r] = am;
+                }
+            });
+        }
+    }
+
+private:
+    ThreadPool m_pool;
+};
+
+}  // namespace
+
+std::unique_ptr<backend::Backend> make_cpu_backend(int threads, const std::string& isa) {
+    if (!isa.empty()) {
+        Isa level;
+        if (!parse_isa(isa.c_str(), &level))
+            throw Error("--isa: unknown level '{}' (expected scalar, avx2, avx512, avx512bf16)", isa);
+        force_isa(level);
+    }
+    return std::make_unique<CpuBackend>(threads);
+}
+
+}  // namespace rb::cpu
