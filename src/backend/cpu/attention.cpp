@@ -1,5 +1,11 @@
 // Causal GQA attention with an online softmax over key tiles (no L² memory).
-// Initial portable version; the fast kernel replaces it.
+// Work items are (KV head, tile of query positions): the G query heads sharing a KV head are
+// processed together, so the tile kernels see GEMM-shaped Q·Kᵀ and P·V products. Items are
+// split over the threads in contiguous ranges of equal estimated cost (a function of the
+// shapes only), and every output row is computed by exactly one item: results do not
+// depend on timing or on the thread count.
+// The tiled kernels live in attention_avx512.cpp (intrinsics) and attention_avx2.cpp;
+// the scalar level uses attention_task_generic below (one query row at a time).
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -7,47 +13,97 @@
 #include "backend/cpu/kernels.h"
 
 namespace rb::cpu {
+namespace detail {
 
-void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
-               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool) {
-    const int group = n_heads / n_kv_heads;
+void attention_task_generic(const AttnTask& t) {
     constexpr int k_tile = 64;
-    // Work items: (head, query) pairs split over threads.
-    pool.parallel_for(static_cast<size_t>(n_heads) * n, [&](size_t b, size_t e) {
-        std::vector<float> s(k_tile), acc(head_dim);
-        for (size_t it = b; it < e; it++) {
-            int h = static_cast<int>(it / n), i = static_cast<int>(it % n);
-            int kvh = h / group, last = pos0 + i;
-            const float* qi = q + static_cast<size_t>(i) * ldq + static_cast<size_t>(h) * head_dim;
-            const float* K = k_cache + static_cast<size_t>(kvh) * cap * head_dim;
-            const float* V = v_cache + static_cast<size_t>(kvh) * cap * head_dim;
+    const int hd = t.head_dim;
+    std::vector<float> s(k_tile), acc(hd);
+    for (int i = 0; i < t.n_pos; i++) {
+        const int last = t.pos_first + i;  // causal: keys 0..last
+        for (int h = 0; h < t.group; h++) {
+            const float* qi = t.q + static_cast<size_t>(i) * t.ldq + static_cast<size_t>(h) * hd;
             float mx = -INFINITY, sum = 0;
             std::fill(acc.begin(), acc.end(), 0.f);
             for (int t0 = 0; t0 <= last; t0 += k_tile) {
-                int t1 = std::min(last + 1, t0 + k_tile);
+                const int t1 = std::min(last + 1, t0 + k_tile);
                 float tile_max = -INFINITY;
-                for (int t = t0; t < t1; t++) {
-                    const float* kt = K + static_cast<size_t>(t) * head_dim;
+                for (int j = t0; j < t1; j++) {
+                    const float* kj = t.k + static_cast<size_t>(j) * hd;
                     float d = 0;
-                    for (int c = 0; c < head_dim; c++) d += qi[c] * kt[c];
-                    s[t - t0] = d * scale;
-                    tile_max = std::max(tile_max, s[t - t0]);
+                    for (int c = 0; c < hd; c++) d += qi[c] * kj[c];
+                    s[j - t0] = d * t.scale;
+                    tile_max = std::max(tile_max, s[j - t0]);
                 }
-                float new_max = std::max(mx, tile_max);
-                float corr = std::exp(mx - new_max);
+                const float new_max = std::max(mx, tile_max);
+                const float corr = std::exp(mx - new_max);
                 sum *= corr;
-                for (int c = 0; c < head_dim; c++) acc[c] *= corr;
-                for (int t = t0; t < t1; t++) {
-                    float p = std::exp(s[t - t0] - new_max);
+                for (int c = 0; c < hd; c++) acc[c] *= corr;
+                for (int j = t0; j < t1; j++) {
+                    const float p = std::exp(s[j - t0] - new_max);
                     sum += p;
-                    const float* vt = V + static_cast<size_t>(t) * head_dim;
-                    for (int c = 0; c < head_dim; c++) acc[c] += p * vt[c];
+                    const float* vj = t.v + static_cast<size_t>(j) * hd;
+                    for (int c = 0; c < hd; c++) acc[c] += p * vj[c];
                 }
                 mx = new_max;
             }
-            float* o = out + static_cast<size_t>(i) * ldo + static_cast<size_t>(h) * head_dim;
-            float inv = 1.f / sum;
-            for (int c = 0; c < head_dim; c++) o[c] = acc[c] * inv;
+            float* o = t.out + static_cast<size_t>(i) * t.ldo + static_cast<size_t>(h) * hd;
+            const float inv = 1.f / sum;
+            for (int c = 0; c < hd; c++) o[c] = acc[c] * inv;
+        }
+    }
+}
+
+}  // namespace detail
+
+void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
+               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool) {
+    if (n <= 0 || n_heads <= 0) return;
+    const int group = n_heads / n_kv_heads;
+    detail::AttnFn fn = nullptr;
+    const Isa isa = active_isa();
+    if (isa >= Isa::avx512) fn = detail::attention_kernel_avx512();
+    if (!fn && isa >= Isa::avx2) fn = detail::attention_kernel_avx2();
+    if (!fn) fn = detail::attention_task_generic;
+
+    // Query tile: about 64 rows (positions x heads of the group) per item.
+    const int bq = std::max(1, 64 / std::max(1, group));
+    const int n_tiles = (n + bq - 1) / bq;
+    const int n_items = n_kv_heads * n_tiles;
+    // Estimated cost of an item ~ positions x keys it reads; prefix sums give the fixed split.
+    std::vector<double> prefix(n_items + 1, 0.0);
+    for (int it = 0; it < n_items; it++) {
+        const int tile = it % n_tiles;
+        const int p_lo = tile * bq, p_hi = std::min(n, p_lo + bq);
+        prefix[it + 1] = prefix[it] + static_cast<double>(p_hi - p_lo) * (pos0 + p_hi + 64);
+    }
+    const int nt = std::min(pool.size(), n_items);
+    // Item range of thread t: items whose cost midpoint falls in [t, t+1) * total / nt.
+    auto split = [&](int t) {
+        if (t <= 0) return 0;
+        if (t >= nt) return n_items;
+        const double target = prefix[n_items] * t / nt;
+        return static_cast<int>(std::lower_bound(prefix.begin(), prefix.end(), target) - prefix.begin());
+    };
+    pool.run_on_all([&](int t) {
+        if (t >= nt) return;
+        const int b = split(t), e = split(t + 1);
+        for (int it = b; it < e; it++) {
+            const int g = it / n_tiles, tile = it % n_tiles;
+            const int p_lo = tile * bq, p_hi = std::min(n, p_lo + bq);
+            detail::AttnTask task;
+            task.q = q + static_cast<size_t>(p_lo) * ldq + static_cast<size_t>(g) * group * head_dim;
+            task.ldq = ldq;
+            task.n_pos = p_hi - p_lo;
+            task.pos_first = pos0 + p_lo;
+            task.group = group;
+            task.k = k_cache + static_cast<size_t>(g) * cap * head_dim;
+            task.v = v_cache + static_cast<size_t>(g) * cap * head_dim;
+            task.head_dim = head_dim;
+            task.scale = scale;
+            task.out = out + static_cast<size_t>(p_lo) * ldo + static_cast<size_t>(g) * group * head_dim;
+            task.ldo = ldo;
+            fn(task);
         }
     });
 }

@@ -1,49 +1,201 @@
-// GEMM y = x · Wᵀ over packed weights. Initial portable version: weights stored row-major
-// (f32 or bf16), inner products vectorised by the compiler. The fast microkernels replace it.
+// GEMM y = x · Wᵀ over weights packed once into 32-column panels (layout in kernels.h,
+// detail::k_nr). The driver here packs x into micro-panels of the kernel's mr rows, blocks
+// k (kc) and rows (mc) for the caches, and splits the weight panels between the threads in
+// fixed contiguous ranges, so every output element is computed by one thread in one fixed
+// order: results do not depend on timing or on the thread count.
+// ISA-specific micro-kernels live in gemm_avx2.cpp / gemm_avx512.cpp / gemm_avx512bf16.cpp
+// (compiled with per-file flags); the scalar level is below.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "backend/cpu/kernels.h"
 
 namespace rb::cpu {
+namespace detail {
+
+void pack_a_f32(const float* x, int rows, int ldx, int k, int kp, void* dst_v, int mr) {
+    auto* dst = static_cast<float*>(dst_v);
+    for (int i = 0; i < rows; i++) {
+        const float* xi = x + static_cast<size_t>(i) * ldx;
+        float* d = dst + i;
+        for (int kk = 0; kk < k; kk++) d[static_cast<size_t>(kk) * mr] = xi[kk];
+        for (int kk = k; kk < kp; kk++) d[static_cast<size_t>(kk) * mr] = 0.f;
+    }
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::GemmKernel;
+using detail::k_nr;
+
+// ---- scalar level: plain loops over the packed layout (the compiler may use SSE2) ----
+constexpr int k_mr_scalar = 4;
+
+void run_scalar_f32(int m, int kc, const void* a_v, const void* b_v, float* c, int ldc, int nc, bool accumulate) {
+    const auto* a = static_cast<const float*>(a_v);
+    const auto* b = static_cast<const float*>(b_v);
+    float acc[k_mr_scalar][k_nr] = {};
+    for (int p = 0; p < kc; p++) {
+        const float* bp = b + static_cast<size_t>(p) * k_nr;
+        for (int i = 0; i < m; i++) {
+            float av = a[static_cast<size_t>(p) * k_mr_scalar + i];
+            for (int j = 0; j < k_nr; j++) acc[i][j] += av * bp[j];
+        }
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < nc; j++) c[static_cast<size_t>(i) * ldc + j] = (accumulate ? c[static_cast<size_t>(i) * ldc + j] : 0.f) + acc[i][j];
+}
+
+void run_scalar_bf16(int m, int kc, const void* a_v, const void* b_v, float* c, int ldc, int nc, bool accumulate) {
+    const auto* a = static_cast<const float*>(a_v);
+    const auto* b = static_cast<const uint16_t*>(b_v);
+    float acc[k_mr_scalar][k_nr] = {};
+    float w0[k_nr], w1[k_nr];
+    for (int p = 0; p < kc; p += 2) {
+        const uint16_t* bp = b + static_cast<size_t>(p / 2) * 2 * k_nr;
+        for (int j = 0; j < k_nr; j++) {
+            w0[j] = bf16_to_f32(bp[2 * j]);
+            w1[j] = bf16_to_f32(bp[2 * j + 1]);
+        }
+        for (int i = 0; i < m; i++) {
+            float a0 = a[static_cast<size_t>(p) * k_mr_scalar + i], a1 = a[static_cast<size_t>(p + 1) * k_mr_scalar + i];
+            for (int j = 0; j < k_nr; j++) acc[i][j] += a0 * w0[j] + a1 * w1[j];
+        }
+    }
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < nc; j++) c[static_cast<size_t>(i) * ldc + j] = (accumulate ? c[static_cast<size_t>(i) * ldc + j] : 0.f) + acc[i][j];
+}
+
+void pack_scalar(const float* x, int rows, int ldx, int k, int kp, void* dst) {
+    detail::pack_a_f32(x, rows, ldx, k, kp, dst, k_mr_scalar);
+}
+
+const GemmKernel k_scalar_f32{"scalar f32 4x32", k_mr_scalar, false, 256, 32, run_scalar_f32, pack_scalar};
+const GemmKernel k_scalar_bf16{"scalar bf16->f32 4x32", k_mr_scalar, false, 256, 32, run_scalar_bf16, pack_scalar};
+
+const GemmKernel& select_kernel(backend::WeightType t) {
+    Isa isa = active_isa();
+    const GemmKernel* k = nullptr;
+    if (isa >= Isa::avx512bf16) k = detail::gemm_kernel_avx512bf16(t);
+    if (!k && isa >= Isa::avx512) k = detail::gemm_kernel_avx512(t);
+    if (!k && isa >= Isa::avx2) k = detail::gemm_kernel_avx2(t);
+    if (!k) k = t == backend::WeightType::f32 ? &k_scalar_f32 : &k_scalar_bf16;
+    return *k;
+}
+
+int padded_k(const PackedMatrix& w) { return w.wtype == backend::WeightType::bf16 ? (w.k + 1) / 2 * 2 : w.k; }
+
+size_t panel_bytes(const PackedMatrix& w) {
+    return static_cast<size_t>(padded_k(w)) * k_nr * (w.wtype == backend::WeightType::f32 ? 4 : 2);
+}
+
+// Scratch for packed activations, reused across calls by the calling thread (the model's thread).
+struct Scratch {
+    void* p = nullptr;
+    size_t size = 0;
+    ~Scratch() { std::free(p); }
+    void* get(size_t bytes) {
+        if (bytes > size) {
+            std::free(p);
+            size = (bytes + 4095) / 4096 * 4096;
+            p = std::aligned_alloc(64, size);
+            if (!p) throw std::bad_alloc();
+        }
+        return p;
+    }
+};
+
+}  // namespace
+
+const char* gemm_kernel_name(backend::WeightType t) { return select_kernel(t).name; }
+bool gemm_rounds_x_to_bf16(backend::WeightType t) { return select_kernel(t).a_bf16; }
 
 std::unique_ptr<PackedMatrix> pack_matrix(const float* w, int n, int k, backend::WeightType type) {
     auto m = std::make_unique<PackedMatrix>();
     m->n = n;
     m->k = k;
     m->wtype = type;
-    size_t elem = type == backend::WeightType::f32 ? 4 : 2;
-    m->storage.resize(static_cast<size_t>(n) * k * elem + 64);
+    const int n_panels = (n + k_nr - 1) / k_nr;
+    const size_t pbytes = panel_bytes(*m);
+    m->storage.assign(n_panels * pbytes + 64, 0);
     m->offset = (64 - reinterpret_cast<uintptr_t>(m->storage.data()) % 64) % 64;
-    uint8_t* dst = m->storage.data() + m->offset;
-    if (type == backend::WeightType::f32) {
-        std::memcpy(dst, w, static_cast<size_t>(n) * k * 4);
-    } else {
-        auto* d = reinterpret_cast<uint16_t*>(dst);
-        for (size_t i = 0; i < static_cast<size_t>(n) * k; i++) d[i] = f32_to_bf16(w[i]);
+    uint8_t* base = m->storage.data() + m->offset;
+    for (int p = 0; p < n_panels; p++) {
+        const int rows = std::min(k_nr, n - p * k_nr);
+        if (type == backend::WeightType::f32) {
+            auto* d = reinterpret_cast<float*>(base + p * pbytes);
+            for (int c = 0; c < rows; c++) {
+                const float* src = w + static_cast<size_t>(p * k_nr + c) * k;
+                for (int kk = 0; kk < k; kk++) d[static_cast<size_t>(kk) * k_nr + c] = src[kk];
+            }
+        } else {
+            auto* d = reinterpret_cast<uint16_t*>(base + p * pbytes);
+            for (int c = 0; c < rows; c++) {
+                const float* src = w + static_cast<size_t>(p * k_nr + c) * k;
+                for (int kk = 0; kk < k; kk++)
+                    d[static_cast<size_t>(kk / 2) * 2 * k_nr + 2 * c + (kk & 1)] = f32_to_bf16(src[kk]);
+            }
+        }
     }
     return m;
 }
 
 void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int ldy, ThreadPool& pool) {
     const int n = w.n, k = w.k;
-    const bool bf16 = w.wtype == backend::WeightType::bf16;
-    pool.parallel_for(static_cast<size_t>(n), [&](size_t j0, size_t j1) {
-        std::vector<float> row(bf16 ? k : 0);
-        for (size_t j = j0; j < j1; j++) {
-            const float* wr;
-            if (bf16) {
-                const auto* src = reinterpret_cast<const uint16_t*>(w.data()) + j * k;
-                for (int p = 0; p < k; p++) row[p] = bf16_to_f32(src[p]);
-                wr = row.data();
-            } else {
-                wr = reinterpret_cast<const float*>(w.data()) + j * k;
-            }
-            for (int i = 0; i < m; i++) {
-                const float* xi = x + static_cast<size_t>(i) * ldx;
-                float acc = 0;
-                for (int p = 0; p < k; p++) acc += xi[p] * wr[p];
-                y[static_cast<size_t>(i) * ldy + j] = acc;
+    if (m <= 0 || n <= 0) return;
+    if (k == 0) {
+        for (int i = 0; i < m; i++) std::fill(y + static_cast<size_t>(i) * ldy, y + static_cast<size_t>(i) * ldy + n, 0.f);
+        return;
+    }
+    const GemmKernel& kern = select_kernel(w.wtype);
+    const int kp = padded_k(w);
+    const int mr = kern.mr;
+    // Micro-panels of nearly equal height (differ by at most one row): m = 32 with mr = 14 gives
+    // 11+11+10 rows instead of 14+14+4.
+    const int n_mp = (m + mr - 1) / mr;
+    auto row0 = [&](int ip) { return static_cast<int>(static_cast<long long>(m) * ip / n_mp); };
+    const size_t a_elems = static_cast<size_t>(kp) * mr;  // 4-byte elements per A micro-panel (f32, or bf16 pairs for kp/2)
+    const size_t a_stride = kern.a_bf16 ? a_elems / 2 : a_elems;
+    static thread_local Scratch scratch;
+    auto* a_buf = static_cast<float*>(scratch.get(a_stride * n_mp * 4));
+
+    pool.parallel_for(static_cast<size_t>(n_mp), [&](size_t b, size_t e) {
+        for (size_t ip = b; ip < e; ip++) {
+            int r0 = row0(static_cast<int>(ip)), r1 = row0(static_cast<int>(ip) + 1);
+            kern.pack_a(x + static_cast<size_t>(r0) * ldx, r1 - r0, ldx, k, kp, a_buf + ip * a_stride);
+        }
+    });
+
+    const int n_panels = (n + k_nr - 1) / k_nr;
+    const size_t pbytes = panel_bytes(w);
+    const size_t elem = w.wtype == backend::WeightType::f32 ? 4 : 2;
+    // A single micro-panel of rows (decoding, small m): no reuse of weight panels, so stream each
+    // panel over the full k (sequential reads) instead of blocking k.
+    const int kc_block = n_mp == 1 ? kp : kern.kc;
+    const int mc = std::max(1, kern.mc);
+    const int nt = std::min(pool.size(), n_panels);
+    pool.run_on_all([&](int t) {
+        if (t >= nt) return;
+        const int p0 = static_cast<int>(static_cast<long long>(n_panels) * t / nt);
+        const int p1 = static_cast<int>(static_cast<long long>(n_panels) * (t + 1) / nt);
+        for (int k0 = 0; k0 < kp; k0 += kc_block) {
+            const int kc = std::min(kc_block, kp - k0);
+            const size_t a_off = kern.a_bf16 ? static_cast<size_t>(k0 / 2) * mr : static_cast<size_t>(k0) * mr;
+            for (int i0 = 0; i0 < n_mp; i0 += mc) {
+                const int i1 = std::min(n_mp, i0 + mc);
+                for (int p = p0; p < p1; p++) {
+                    const uint8_t* bp = w.data() + p * pbytes + static_cast<size_t>(k0) * k_nr * elem;
+                    const int nc = std::min(k_nr, n - p * k_nr);
+                    for (int ip = i0; ip < i1; ip++) {
+                        const int r0 = row0(ip), r1 = row0(ip + 1);
+                        kern.run(r1 - r0, kc, a_buf + ip * a_stride + a_off, bp, y + static_cast<size_t>(r0) * ldy + p * k_nr,
+                                 ldy, nc, k0 > 0);
+                    }
+                }
             }
         }
     });

@@ -56,4 +56,69 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
 uint16_t f32_to_bf16(float f);
 float bf16_to_f32(uint16_t h);
 
+/// Which kernel variant gemm() uses at the active level for a weight type (for logs/benchmarks),
+/// e.g. "avx512bf16 dpbf16 14x32" or "avx2 f32 6x16".
+const char* gemm_kernel_name(backend::WeightType t);
+/// True when gemm() at the active level rounds the activations x to bf16 (bf16 weights on a
+/// CPU with AVX512_BF16: vdpbf16ps multiplies bf16 pairs). Otherwise x stays f32 and bf16
+/// weights are widened to f32 exactly.
+bool gemm_rounds_x_to_bf16(backend::WeightType t);
+
+// ---- internals shared by gemm*.cpp / attention*.cpp (not an interface for other folders) ----
+namespace detail {
+
+/// Packed weight layout (identical for every ISA level, so force_isa may change at any time):
+/// panels of k_nr = 32 consecutive rows of W (= 32 output columns of y), panel p holds
+///   f32 : float  [k][32]          W[32p + c][kk] at kk*32 + c
+///   bf16: uint16 [kp/2][32][2]    W[32p + c][kk] at (kk/2)*64 + 2c + (kk&1),  kp = k rounded up to even
+/// Rows past n and the padding column kk = k (bf16, odd k) are zero. Each panel is 64-byte aligned.
+constexpr int k_nr = 32;
+
+/// A GEMM micro-kernel family for one (ISA level, weight type).
+///   run(m, kc, a, b, c, ldc, nc, accumulate):  C[m, nc] (+)= A[m, kc] · B[kc, nc]
+///     m <= mr rows, kc k-elements (even when the weights are bf16), nc <= 32 valid columns;
+///     a: packed A micro-panel at k offset (f32 [kc][mr] or, when a_bf16, uint32 bf16 pairs [kc/2][mr]);
+///     b: weight panel at the same k offset; c: y rows, row stride ldc.
+///   pack_a(x, rows, ldx, k, kp, dst): packs rows (<= mr) of x [rows, k] into one A micro-panel of kp columns
+///     (columns k..kp-1 zero).
+struct GemmKernel {
+    const char* name;
+    int mr;
+    bool a_bf16;
+    int kc;  // k block (elements, even)
+    int mc;  // row block (in micro-panels)
+    void (*run)(int m, int kc, const void* a, const void* b, float* c, int ldc, int nc, bool accumulate);
+    void (*pack_a)(const float* x, int rows, int ldx, int k, int kp, void* dst);
+};
+
+/// Generic f32 A packing into [kp][mr] (used by kernels that keep x in f32).
+void pack_a_f32(const float* x, int rows, int ldx, int k, int kp, void* dst, int mr);
+
+// Per-ISA kernel tables (nullptr when that file was not built for the level).
+const GemmKernel* gemm_kernel_avx2(backend::WeightType t);
+const GemmKernel* gemm_kernel_avx512(backend::WeightType t);
+const GemmKernel* gemm_kernel_avx512bf16(backend::WeightType t);
+
+/// Attention over one work item: the `rows` query rows of one KV group (row r = query i*G + h,
+/// G = n_heads / n_kv_heads), see attention.cpp for the argument contract.
+struct AttnTask {
+    const float* q;        // q rows of this task: element (i, h, c) at q[i*ldq + h*head_dim + c]
+    int ldq;
+    int n_pos;             // query positions in this task
+    int pos_first;         // absolute position of the first query
+    int group;             // G query heads per KV head
+    const float* k;        // [cap, hd] keys of this KV head
+    const float* v;        // [cap, hd] values
+    int head_dim;
+    float scale;
+    float* out;            // element (i, h, c) at out[i*ldo + h*head_dim + c]
+    int ldo;
+};
+using AttnFn = void (*)(const AttnTask& t);
+AttnFn attention_kernel_avx2();
+AttnFn attention_kernel_avx512();
+void attention_task_generic(const AttnTask& t);
+
+}  // namespace detail
+
 }  // namespace rb::cpu

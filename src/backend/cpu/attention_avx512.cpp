@@ -1,0 +1,222 @@
+// AVX-512 flash-attention tile kernel (compiled with -mavx512f/bw/vl/dq -mfma for this file only).
+// One task = the R = n_pos*G query rows of one KV group. For each tile of 64 keys the keys are
+// transposed once into Kt [hd][64]; then for each block of 6 rows:
+//   S[6, 64]  = Q[6, hd] · Kt            24 zmm accumulators, exact causal mask per row
+//   online softmax in registers (vectorised exp), P[6, 64] kept in L1
+//   O[6, hd] = O·corr + P · V[64, hd]    hd in chunks of 64 (4 zmm per row), masked tails
+// Any head_dim works (tails masked); rows never depend on other rows or on the thread split.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+
+#include "backend/cpu/kernels.h"
+
+namespace rb::cpu::detail {
+namespace {
+
+constexpr int k_bk = 64;  // keys per tile
+constexpr int k_mr = 6;   // query rows per register block
+
+struct Buf {
+    float* p = nullptr;
+    size_t n = 0;
+    ~Buf() { std::free(p); }
+    float* get(size_t count) {
+        if (count > n) {
+            std::free(p);
+            n = (count + 15) / 16 * 16;
+            p = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
+            if (!p) throw std::bad_alloc();
+        }
+        return p;
+    }
+};
+
+inline __mmask16 count_mask(int cnt) {
+    return cnt <= 0 ? __mmask16(0) : cnt >= 16 ? __mmask16(0xffff) : __mmask16((1u << cnt) - 1u);
+}
+
+// exp(x) for x <= 0 (arguments of the online softmax): 2^n · e^r with |r| <= ln2/2, degree-6
+// Taylor polynomial (truncation < 1.2e-7 relative), 2^n applied with vscalefps (underflows to 0).
+inline __m512 exp512(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-104.f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+    __m512 p = _mm512_set1_ps(1.f / 720.f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120.f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24.f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6.f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
+    return _mm512_scalef_ps(p, n);
+}
+
+struct Ctx {
+    const AttnTask* t;
+    int rows;        // R
+    int hdp;         // head_dim rounded up to 16 (row stride of O)
+    float* kt;       // [hd][k_bk]
+    float* o;        // [R][hdp]
+    float* m;        // [R] running max
+    float* l;        // [R] running sum
+    float* p;        // [k_mr][k_bk]
+};
+
+template <int M>
+void block(const Ctx& x, int r0, int t0, int nk) {
+    const AttnTask& t = *x.t;
+    const int hd = t.head_dim, G = t.group;
+    const float* qp[M];
+    int lim[M];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) {
+        const int r = r0 + i;
+        qp[i] = t.q + static_cast<size_t>(r / G) * t.ldq + static_cast<size_t>(r % G) * hd;
+        lim[i] = t.pos_first + r / G;
+    }
+    // S = Q · Kt
+    __m512 s[M][4];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++)
+        for (int v = 0; v < 4; v++) s[i][v] = _mm512_setzero_ps();
+    const float* kt = x.kt;
+    for (int c = 0; c < hd; c++, kt += k_bk) {
+        const __m512 k0 = _mm512_load_ps(kt), k1 = _mm512_load_ps(kt + 16), k2 = _mm512_load_ps(kt + 32),
+                     k3 = _mm512_load_ps(kt + 48);
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) {
+            const __m512 a = _mm512_set1_ps(qp[i][c]);
+            s[i][0] = _mm512_fmadd_ps(a, k0, s[i][0]);
+            s[i][1] = _mm512_fmadd_ps(a, k1, s[i][1]);
+            s[i][2] = _mm512_fmadd_ps(a, k2, s[i][2]);
+            s[i][3] = _mm512_fmadd_ps(a, k3, s[i][3]);
+        }
+    }
+    // Online softmax, one row at a time (all in registers).
+    const __m512 scale = _mm512_set1_ps(t.scale);
+    const __m512 ninf = _mm512_set1_ps(-INFINITY);
+    float corr[M];
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) {
+        const int r = r0 + i;
+        const int valid = std::clamp(lim[i] - t0 + 1, 0, nk);  // keys t0 .. t0+valid-1 are visible
+        __mmask16 mk[4];
+        __m512 z[4];
+        for (int v = 0; v < 4; v++) {
+            mk[v] = count_mask(valid - 16 * v);
+            z[v] = _mm512_mask_mul_ps(ninf, mk[v], s[i][v], scale);
+        }
+        const float tmax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(z[0], z[1]), _mm512_max_ps(z[2], z[3])));
+        const float m_old = x.m[r];
+        const float m_new = std::max(m_old, tmax);
+        if (valid == 0 || m_new == -INFINITY) {  // no visible key in this tile for this row
+            corr[i] = 1.f;
+            for (int v = 0; v < 4; v++) _mm512_store_ps(x.p + i * k_bk + 16 * v, _mm512_setzero_ps());
+            continue;
+        }
+        corr[i] = m_old == -INFINITY ? 0.f : std::exp(m_old - m_new);
+        const __m512 mn = _mm512_set1_ps(m_new);
+        __m512 sum = _mm512_setzero_ps();
+        for (int v = 0; v < 4; v++) {
+            const __m512 pv = _mm512_maskz_mov_ps(mk[v], exp512(_mm512_sub_ps(z[v], mn)));
+            sum = _mm512_add_ps(sum, pv);
+            _mm512_store_ps(x.p + i * k_bk + 16 * v, pv);
+        }
+        x.l[r] = x.l[r] * corr[i] + _mm512_reduce_add_ps(sum);
+        x.m[r] = m_new;
+    }
+    // O = O·corr + P · V, head_dim in chunks of 4 vectors.
+    const int jmax = std::clamp(lim[M - 1] - t0 + 1, 0, nk);
+    const float* vbase = t.v + static_cast<size_t>(t0) * hd;
+    for (int cv0 = 0; cv0 < x.hdp; cv0 += 64) {
+        __mmask16 vm[4];
+        for (int v = 0; v < 4; v++) vm[v] = count_mask(hd - cv0 - 16 * v);
+        __m512 acc[M][4];
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) {
+            const __m512 cr = _mm512_set1_ps(corr[i]);
+            float* orow = x.o + static_cast<size_t>(r0 + i) * x.hdp + cv0;
+            for (int v = 0; v < 4; v++)
+                acc[i][v] = vm[v] ? _mm512_mul_ps(cr, _mm512_load_ps(orow + 16 * v)) : _mm512_setzero_ps();
+        }
+        const float* vr = vbase + cv0;
+        for (int j = 0; j < jmax; j++, vr += hd) {
+            const __m512 v0 = _mm512_maskz_loadu_ps(vm[0], vr), v1 = _mm512_maskz_loadu_ps(vm[1], vr + 16),
+                         v2 = _mm512_maskz_loadu_ps(vm[2], vr + 32), v3 = _mm512_maskz_loadu_ps(vm[3], vr + 48);
+#pragma GCC unroll 8
+            for (int i = 0; i < M; i++) {
+                const __m512 pj = _mm512_set1_ps(x.p[i * k_bk + j]);
+                acc[i][0] = _mm512_fmadd_ps(pj, v0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(pj, v1, acc[i][1]);
+                acc[i][2] = _mm512_fmadd_ps(pj, v2, acc[i][2]);
+                acc[i][3] = _mm512_fmadd_ps(pj, v3, acc[i][3]);
+            }
+        }
+#pragma GCC unroll 8
+        for (int i = 0; i < M; i++) {
+            float* orow = x.o + static_cast<size_t>(r0 + i) * x.hdp + cv0;
+            for (int v = 0; v < 4; v++)
+                if (vm[v]) _mm512_store_ps(orow + 16 * v, acc[i][v]);
+        }
+    }
+}
+
+void task(const AttnTask& t) {
+    static thread_local Buf kt_buf, o_buf, m_buf, l_buf, p_buf;
+    const int hd = t.head_dim;
+    const int R = t.n_pos * t.group;
+    Ctx x;
+    x.t = &t;
+    x.rows = R;
+    x.hdp = (hd + 15) / 16 * 16;
+    x.kt = kt_buf.get(static_cast<size_t>(hd) * k_bk);
+    x.o = o_buf.get(static_cast<size_t>(R) * x.hdp);
+    x.m = m_buf.get(R);
+    x.l = l_buf.get(R);
+    x.p = p_buf.get(k_mr * k_bk);
+    std::fill(x.o, x.o + static_cast<size_t>(R) * x.hdp, 0.f);
+    std::fill(x.m, x.m + R, -INFINITY);
+    std::fill(x.l, x.l + R, 0.f);
+
+    const int last = t.pos_first + t.n_pos - 1;
+    for (int t0 = 0; t0 <= last; t0 += k_bk) {
+        const int nk = std::min(k_bk, last + 1 - t0);
+        // Kt[c][j] = K[t0 + j][c]; columns j >= nk zero.
+        const float* kr = t.k + static_cast<size_t>(t0) * hd;
+        for (int j = 0; j < nk; j++, kr += hd)
+            for (int c = 0; c < hd; c++) x.kt[c * k_bk + j] = kr[c];
+        if (nk < k_bk)
+            for (int c = 0; c < hd; c++) std::fill(x.kt + c * k_bk + nk, x.kt + (c + 1) * k_bk, 0.f);
+        for (int r0 = 0; r0 < R; r0 += k_mr) {
+            const int rows = std::min(k_mr, R - r0);
+            if (t.pos_first + (r0 + rows - 1) / t.group < t0) continue;  // no row of the block sees this tile
+            switch (rows) {
+                case 1: block<1>(x, r0, t0, nk); break;
+                case 2: block<2>(x, r0, t0, nk); break;
+                case 3: block<3>(x, r0, t0, nk); break;
+                case 4: block<4>(x, r0, t0, nk); break;
+                case 5: block<5>(x, r0, t0, nk); break;
+                default: block<6>(x, r0, t0, nk); break;
+            }
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        const __m512 inv = _mm512_set1_ps(1.f / x.l[r]);
+        const float* orow = x.o + static_cast<size_t>(r) * x.hdp;
+        float* dst = t.out + static_cast<size_t>(r / t.group) * t.ldo + static_cast<size_t>(r % t.group) * hd;
+        for (int c = 0; c < hd; c += 16)
+            _mm512_mask_storeu_ps(dst + c, count_mask(hd - c), _mm512_mul_ps(inv, _mm512_load_ps(orow + c)));
+    }
+}
+
+}  // namespace
+
+AttnFn attention_kernel_avx512() { return task; }
+
+}  // namespace rb::cpu::detail

@@ -1,0 +1,237 @@
+// CPU kernels (gemm, attention) against their scalar references, at every ISA level this CPU
+// supports (force_isa), plus packing, determinism across thread counts and CPU detection.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+
+namespace rb::cpu {
+namespace {
+
+using backend::WeightType;
+
+std::vector<Isa> supported_levels() {
+    std::vector<Isa> out;
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512bf16})
+        if (static_cast<int>(i) <= static_cast<int>(detected_isa())) out.push_back(i);
+    return out;
+}
+
+// Restores the default (best) level when a test ends, pass or fail.
+struct IsaGuard {
+    explicit IsaGuard(Isa i) { force_isa(i); }
+    ~IsaGuard() { force_isa(Isa::avx512bf16); }
+};
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
+}
+
+std::vector<float> round_bf16(const std::vector<float>& v) {
+    std::vector<float> r(v.size());
+    for (size_t i = 0; i < v.size(); i++) r[i] = bf16_to_f32(f32_to_bf16(v[i]));
+    return r;
+}
+
+TEST(CpuFeatures, DetectionIsSane) {
+    const Isa d = detected_isa();
+    __builtin_cpu_init();
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    // detect() also checks the OS saves the wide registers (xgetbv), so it may be lower, never higher.
+    if (static_cast<int>(d) >= static_cast<int>(Isa::avx2)) EXPECT_TRUE(avx2);
+    if (static_cast<int>(d) >= static_cast<int>(Isa::avx512)) EXPECT_TRUE(avx512);
+    std::printf("detected isa: %s, active: %s, gemm f32: %s, gemm bf16: %s\n", isa_name(d), isa_name(active_isa()),
+                gemm_kernel_name(WeightType::f32), gemm_kernel_name(WeightType::bf16));
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512bf16}) {
+        Isa back;
+        ASSERT_TRUE(parse_isa(isa_name(i), &back));
+        EXPECT_EQ(back, i);
+    }
+    Isa dummy;
+    EXPECT_FALSE(parse_isa("sse9", &dummy));
+    {
+        IsaGuard g(Isa::scalar);
+        EXPECT_EQ(active_isa(), Isa::scalar);
+    }
+    EXPECT_EQ(active_isa(), d);
+}
+
+TEST(Bf16, RoundToNearestEven) {
+    EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+    // 1 + 2^-8 is exactly half way between bf16 1.0 and 1.0078125: ties to even (1.0).
+    EXPECT_EQ(f32_to_bf16(1.00390625f), 0x3f80);
+    // 1 + 3*2^-8: half way between 1.0078125 (odd mantissa) and 1.015625: rounds up to even.
+    EXPECT_EQ(f32_to_bf16(1.01171875f), 0x3f82);
+    EXPECT_EQ(bf16_to_f32(0xc000), -2.0f);
+    EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
+}
+
+struct GemmCase {
+    int m, n, k;
+};
+
+// Checks y against the double-accumulated reference on the same (possibly bf16-rounded) inputs.
+// Tolerance: the kernels accumulate in f32 in a blocked order, so |err| is bounded in practice by
+// the probabilistic rounding-error bound lambda*sqrt(k)*u*sum_p |x_p w_p| (Higham & Mary 2019),
+// u = 2^-24; lambda = 4 leaves a wide margin, plus u*|ref| for rounding the reference itself
+// and 1e-6 for results near zero.
+void check_gemm(const GemmCase& c, WeightType wt, Isa isa, int threads) {
+    IsaGuard guard(isa);
+    const int ldx = c.k + 3, ldy = c.n + 5;
+    auto x = random_vec(static_cast<size_t>(c.m) * ldx, 1000 + c.m * 7 + c.k);
+    auto w = random_vec(static_cast<size_t>(c.n) * c.k, 2000 + c.n * 13 + c.k);
+    auto packed = pack_matrix(w.data(), c.n, c.k, wt);
+    ASSERT_EQ(packed->rows(), c.n);
+    ASSERT_EQ(packed->cols(), c.k);
+    const float sentinel = 12345.f;
+    std::vector<float> y(static_cast<size_t>(c.m) * ldy, sentinel);
+    ThreadPool pool(threads);
+    gemm(x.data(), c.m, ldx, *packed, y.data(), ldy, pool);
+
+    std::vector<float> xr = x, wr = w;
+    if (wt == WeightType::bf16) {
+        wr = round_bf16(w);
+        if (gemm_rounds_x_to_bf16(wt)) xr = round_bf16(x);
+    }
+    std::vector<float> ref(static_cast<size_t>(c.m) * c.n), mag(ref.size());
+    ref::gemm(xr.data(), c.m, ldx, wr.data(), c.n, c.k, ref.data(), c.n);
+    std::vector<float> ax(xr.size()), aw(wr.size());
+    for (size_t i = 0; i < xr.size(); i++) ax[i] = std::fabs(xr[i]);
+    for (size_t i = 0; i < wr.size(); i++) aw[i] = std::fabs(wr[i]);
+    ref::gemm(ax.data(), c.m, ldx, aw.data(), c.n, c.k, mag.data(), c.n);
+    const double u = std::ldexp(1.0, -24);
+    for (int i = 0; i < c.m; i++) {
+        for (int j = 0; j < c.n; j++) {
+            const double got = y[static_cast<size_t>(i) * ldy + j], want = ref[static_cast<size_t>(i) * c.n + j];
+            const double tol = 1e-6 + u * std::fabs(want) + 4.0 * std::sqrt(static_cast<double>(c.k)) * u * mag[static_cast<size_t>(i) * c.n + j];
+            ASSERT_LE(std::fabs(got - want), tol)
+                << "isa " << isa_name(isa) << " " << weight_type_name(wt) << " m=" << c.m << " n=" << c.n << " k=" << c.k
+                << " at (" << i << ", " << j << "): got " << got << " want " << want;
+        }
+        for (int j = c.n; j < ldy; j++)
+            ASSERT_EQ(y[static_cast<size_t>(i) * ldy + j], sentinel) << "wrote past n at row " << i << " col " << j;
+    }
+}
+
+const std::vector<GemmCase>& gemm_cases() {
+    static const std::vector<GemmCase> cases = [] {
+        std::vector<GemmCase> v;
+        const std::pair<int, int> nk[] = {{1, 1}, {5, 3}, {32, 64}, {33, 17}, {100, 257}, {64, 300}, {130, 513}, {47, 1030}};
+        for (int m : {1, 2, 7, 33, 300})
+            for (auto [n, k] : nk) v.push_back({m, n, k});
+        return v;
+    }();
+    return cases;
+}
+
+TEST(Gemm, F32MatchesReferenceAtEveryLevel) {
+    for (Isa isa : supported_levels())
+        for (const auto& c : gemm_cases()) ASSERT_NO_FATAL_FAILURE(check_gemm(c, WeightType::f32, isa, 2));
+}
+
+TEST(Gemm, Bf16MatchesReferenceAtEveryLevel) {
+    for (Isa isa : supported_levels())
+        for (const auto& c : gemm_cases()) ASSERT_NO_FATAL_FAILURE(check_gemm(c, WeightType::bf16, isa, 2));
+}
+
+TEST(Gemm, KernelsAcrossLevels) {
+    // Every level reports a kernel; bf16 weights round x only where the CPU has vdpbf16ps.
+    for (Isa isa : supported_levels()) {
+        IsaGuard g(isa);
+        EXPECT_NE(std::string(gemm_kernel_name(WeightType::f32)), "");
+        EXPECT_FALSE(gemm_rounds_x_to_bf16(WeightType::f32));
+        EXPECT_EQ(gemm_rounds_x_to_bf16(WeightType::bf16), isa == Isa::avx512bf16) << isa_name(isa);
+    }
+}
+
+TEST(Gemm, SameBitsForAnyThreadCount) {
+    for (WeightType wt : {WeightType::f32, WeightType::bf16}) {
+        const int m = 45, n = 200, k = 700;
+        auto x = random_vec(static_cast<size_t>(m) * k, 7);
+        auto w = random_vec(static_cast<size_t>(n) * k, 8);
+        auto packed = pack_matrix(w.data(), n, k, wt);
+        std::vector<float> y1(static_cast<size_t>(m) * n), y3(y1.size());
+        ThreadPool p1(1), p3(3);
+        gemm(x.data(), m, k, *packed, y1.data(), n, p1);
+        gemm(x.data(), m, k, *packed, y3.data(), n, p3);
+        ASSERT_EQ(std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)), 0) << weight_type_name(wt);
+    }
+}
+
+TEST(Gemm, ZeroK) {
+    auto packed = pack_matrix(nullptr, 3, 0, WeightType::f32);
+    std::vector<float> y(6, 1.f);
+    float x = 0;
+    ThreadPool pool(2);
+    gemm(&x, 2, 0, *packed, y.data(), 3, pool);
+    for (float v : y) EXPECT_EQ(v, 0.f);
+}
+
+struct AttnCase {
+    int n, pos0, heads, kv_heads, head_dim;
+};
+
+// Outputs are softmax-weighted means of V entries in [-1, 1]. Scores are f32 dot products
+// (error <= hd*u*|q||k|*scale ~ 1e-5 with |q| <= 3), the vectorised exp is accurate to ~2e-7
+// relative, and sums run over <= 500 keys in f32; together well below atol 5e-5 + rtol 1e-4.
+void check_attention(const AttnCase& c, Isa isa, int threads) {
+    IsaGuard guard(isa);
+    const int cap = c.pos0 + c.n + 3;
+    const int ldq = c.heads * c.head_dim + 2, ldo = c.heads * c.head_dim + 5;
+    auto q = random_vec(static_cast<size_t>(c.n) * ldq, 31 + c.n, -3.f, 3.f);
+    auto kc = random_vec(static_cast<size_t>(c.kv_heads) * cap * c.head_dim, 41 + c.pos0);
+    auto vc = random_vec(static_cast<size_t>(c.kv_heads) * cap * c.head_dim, 51 + c.head_dim);
+    const float scale = 1.f / std::sqrt(static_cast<float>(c.head_dim));
+    const float sentinel = -777.f;
+    std::vector<float> out(static_cast<size_t>(c.n) * ldo, sentinel), ref(out.size(), sentinel);
+    ThreadPool pool(threads);
+    attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, out.data(), ldo,
+              pool);
+    ref::attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, ref.data(),
+                   ldo);
+    for (size_t i = 0; i < out.size(); i++) {
+        const double tol = 5e-5 + 1e-4 * std::fabs(ref[i]);
+        ASSERT_LE(std::fabs(static_cast<double>(out[i]) - ref[i]), tol)
+            << "isa " << isa_name(isa) << " n=" << c.n << " pos0=" << c.pos0 << " H=" << c.heads << " KV=" << c.kv_heads
+            << " hd=" << c.head_dim << " at row " << i / ldo << " col " << i % ldo << ": got " << out[i] << " want " << ref[i];
+    }
+}
+
+TEST(Attention, MatchesReferenceAtEveryLevel) {
+    const AttnCase cases[] = {
+        {1, 0, 4, 2, 8},      {1, 37, 4, 1, 16},   {5, 0, 4, 4, 16},   {70, 0, 8, 2, 8},   {33, 100, 32, 4, 64},
+        {1, 300, 32, 4, 64},  {130, 70, 8, 1, 64}, {20, 10, 4, 2, 80}, {9, 60, 2, 1, 128}, {3, 0, 6, 3, 24},
+        {65, 130, 16, 4, 64},
+    };
+    for (Isa isa : supported_levels())
+        for (const auto& c : cases) ASSERT_NO_FATAL_FAILURE(check_attention(c, isa, 2));
+}
+
+TEST(Attention, SameBitsForAnyThreadCount) {
+    const int n = 40, pos0 = 90, H = 8, KV = 2, hd = 64, cap = 140;
+    auto q = random_vec(static_cast<size_t>(n) * H * hd, 1, -3.f, 3.f);
+    auto kc = random_vec(static_cast<size_t>(KV) * cap * hd, 2);
+    auto vc = random_vec(static_cast<size_t>(KV) * cap * hd, 3);
+    for (Isa isa : supported_levels()) {
+        IsaGuard g(isa);
+        std::vector<float> o1(static_cast<size_t>(n) * H * hd), o3(o1.size());
+        ThreadPool p1(1), p3(3);
+        attention(q.data(), H * hd, n, pos0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, o1.data(), H * hd, p1);
+        attention(q.data(), H * hd, n, pos0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, o3.data(), H * hd, p3);
+        ASSERT_EQ(std::memcmp(o1.data(), o3.data(), o1.size() * sizeof(float)), 0) << isa_name(isa);
+    }
+}
+
+}  // namespace
+}  // namespace rb::cpu
