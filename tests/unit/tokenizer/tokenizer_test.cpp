@@ -211,6 +211,29 @@ TEST(Tokenizer, HandMadeSpans) {
     ASSERT_FALSE(s.empty());
     EXPECT_EQ(s.back().end, e.size());
 
+    // Byte fallback (Llama 2): U+1F600 becomes four <0xXX> pieces; the last one covers the
+    // character, the earlier ones are empty at its start.
+    {
+        std::string emoji = "a \xF0\x9F\x98\x80";
+        auto sp = t->encode_with_spans(emoji);
+        std::vector<std::string> pieces;
+        for (auto& x : sp) pieces.push_back(t->piece(x.id));
+        ASSERT_EQ(pieces, (std::vector<std::string>{"\xE2\x96\x81" "a", "\xE2\x96\x81", "<0xF0>", "<0x9F>", "<0x98>",
+                                                    "<0x80>"}));
+        const size_t want[6][2] = {{0, 1}, {1, 2}, {2, 2}, {2, 2}, {2, 2}, {2, 6}};
+        for (size_t i = 0; i < 6; ++i) {
+            EXPECT_EQ(sp[i].begin, want[i][0]) << i;
+            EXPECT_EQ(sp[i].end, want[i][1]) << i;
+        }
+    }
+    // tok512 collapses "  " into one "▁" that covers both spaces.
+    {
+        auto sp = t512->encode_with_spans("ab  x");
+        ASSERT_EQ(sp.size(), 4u);
+        EXPECT_EQ(t512->piece(sp[2].id), "\xE2\x96\x81");
+        EXPECT_EQ(sp[2].begin, 2u);
+        EXPECT_EQ(sp[2].end, 4u);
+    }
     // Collapsed whitespace: tokens never cover bytes outside the text, gaps are spaces.
     check_spans(*t512, "  two   spaces  here \n\n and a newline ");
     // tok105 maps characters outside its alphabet (newline, non-ASCII) to <unk>.
