@@ -65,4 +65,14 @@ public:
     virtual uint64_t weight_bytes() const = 0;
 };
 
+/// Opens one safetensors file held in memory with the given config (fuzzing, tests). `data`
+/// must outlive the result; `name` is used in messages.
+std::unique_ptr<Checkpoint> open_safetensors_bytes(const uint8_t* data, size_t size, const std::string& name,
+                                                   const ModelConfig& cfg);
+/// Opens a GGUF file held in memory (fuzzing, tests). `data` must outlive the result.
+std::unique_ptr<Checkpoint> open_gguf_bytes(const uint8_t* data, size_t size, const std::string& name);
+
+/// "[a, b, c]"
+std::string shape_string(const std::vector<int64_t>& shape);
+
 }  // namespace rb
