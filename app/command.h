@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "model/loader.h"
+
 namespace rb::app {
 
 struct CommandDef {
@@ -38,5 +40,9 @@ struct ModelOptions {
 void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required = true);
 /// Applies --threads to the global pool. Call once at the start of a command.
 void apply_threads(const ModelOptions& o);
+/// The library's load options for these flags.
+LoadOptions load_options(const ModelOptions& o);
+/// Prints `s` on stdout followed by a newline (results only; logs go to stderr).
+void print_json(const nlohmann::json& j);
 
 }  // namespace rb::app

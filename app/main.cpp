@@ -17,19 +17,6 @@ std::vector<CommandDef>& command_registry() {
     return r;
 }
 
-void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required) {
-    auto* m = sub->add_option("MODEL", o.model, "checkpoint folder, .gguf file, or hub id org/name");
-    if (model_required) m->required();
-    sub->add_option("--rope-scaling", o.rope_scaling,
-                    "rope_scaling JSON as config.json spells it, or 'none' (replaces the checkpoint's own)");
-    sub->add_option("--rope-theta", o.rope_theta, "override the RoPE base");
-    sub->add_option("--dtype", o.dtype, "weight/compute type: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
-    sub->add_option("--backend", o.backend, "compute backend")->check(CLI::IsMember({"cpu", "cuda"}));
-    sub->add_option("-t,--threads", o.threads, "threads (default: all cores)");
-}
-
-void apply_threads(const ModelOptions& o) { ThreadPool::set_default_threads(o.threads); }
-
 }  // namespace rb::app
 
 int main(int argc, char** argv) {

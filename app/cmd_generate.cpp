@@ -1,0 +1,52 @@
+// ropebench generate MODEL --prompt TEXT [-n N]: greedy decoding with the KV cache.
+#include <fmt/format.h>
+
+#include "command.h"
+#include "util/error.h"
+
+namespace rb::app {
+namespace {
+
+struct GenerateArgs {
+    ModelOptions m;
+    std::string prompt;
+    int n = 64;
+    int ctx = 0;
+    bool json = false;
+    bool no_bos = false;
+};
+
+CommandRegistrar reg("generate", 30, [](CLI::App& app) -> std::function<int()> {
+    auto a = std::make_shared<GenerateArgs>();
+    auto* sub = app.add_subcommand("generate", "greedy decoding from a prompt (BOS is prepended)");
+    add_model_options(sub, a->m);
+    sub->add_option("-p,--prompt", a->prompt, "prompt text (\"\" = BOS only)")->required();
+    sub->add_option("-n,--n-predict", a->n, "tokens to generate")->check(CLI::NonNegativeNumber);
+    sub->add_option("--ctx", a->ctx, "KV cache capacity (default: prompt + n)");
+    sub->add_flag("--no-bos", a->no_bos, "do not prepend BOS");
+    sub->add_flag("--json", a->json, "print one JSON object");
+    return [a]() {
+        apply_threads(a->m);
+        LoadedModel lm = load_model(load_options(a->m));
+        std::vector<int> prompt;
+        if (!a->no_bos) prompt.push_back(lm.tokenizer->bos_id());
+        auto ids = lm.tokenizer->encode(a->prompt);
+        prompt.insert(prompt.end(), ids.begin(), ids.end());
+        if (prompt.empty()) throw UsageError("--prompt: empty prompt with --no-bos");
+        int cap = a->ctx > 0 ? a->ctx : static_cast<int>(prompt.size()) + a->n;
+        if (cap < static_cast<int>(prompt.size()))
+            throw UsageError("--ctx: {} is smaller than the prompt ({} tokens)", cap, prompt.size());
+        auto s = lm.model->new_session(cap, lm.rope);
+        auto out = lm.model->generate_greedy(*s, prompt, a->n);
+        std::string text = lm.tokenizer->decode(out);
+        if (a->json) {
+            print_json({{"prompt_tokens", prompt.size()}, {"tokens", out}, {"text", text}});
+        } else {
+            fmt::print("{}\n", text);
+        }
+        return 0;
+    };
+});
+
+}  // namespace
+}  // namespace rb::app

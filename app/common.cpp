@@ -1,0 +1,42 @@
+// Flags shared by the subcommands that run a model.
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "command.h"
+#include "util/thread_pool.h"
+
+namespace rb::app {
+
+void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required) {
+    auto* m = sub->add_option("MODEL", o.model, "checkpoint folder, .gguf file, or hub id org/name");
+    if (model_required) m->required();
+    sub->add_option("--rope-scaling", o.rope_scaling,
+                    "rope_scaling JSON as config.json spells it, or 'none' (replaces the checkpoint's own)");
+    sub->add_option("--rope-theta", o.rope_theta, "override the RoPE base");
+    sub->add_option("--dtype", o.dtype, "weight/compute type: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
+    sub->add_option("--backend", o.backend, "compute backend")->check(CLI::IsMember({"cpu", "cuda"}));
+    sub->add_option("-t,--threads", o.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+}
+
+void apply_threads(const ModelOptions& o) { ThreadPool::set_default_threads(o.threads); }
+
+LoadOptions load_options(const ModelOptions& o) {
+    LoadOptions l;
+    l.path = o.model;
+    l.rope_scaling = o.rope_scaling;
+    l.rope_theta = o.rope_theta;
+    l.wtype = o.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
+    l.backend.name = o.backend;
+    l.backend.threads = o.threads;
+    return l;
+}
+
+void print_json(const nlohmann::json& j) {
+    std::string s = j.dump(1);
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+}
+
+}  // namespace rb::app

@@ -1,0 +1,253 @@
+#include "model/llama.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "util/error.h"
+
+namespace rb {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+    return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+RopeGeometry rope_geometry(const ModelConfig& cfg) {
+    RopeGeometry g;
+    g.head_dim = cfg.head_dim;
+    g.rope_theta = cfg.rope_theta;
+    g.max_position_embeddings = cfg.max_position_embeddings;
+    g.partial_rotary_factor = cfg.partial_rotary_factor;
+    g.original_max_position_embeddings = cfg.original_max_position_embeddings;
+    return g;
+}
+
+LlamaModel::LlamaModel(const Checkpoint& ckpt, backend::Backend& be, backend::WeightType wtype)
+    : m_cfg(ckpt.config()), m_be(be), m_wtype(wtype) {
+    const auto& c = m_cfg;
+    const int64_t hidden = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads,
+                  I = c.intermediate_size, vocab = c.vocab_size;
+    if (H % KV != 0)
+        throw Error("{}: num_attention_heads ({}) is not a multiple of num_key_value_heads ({})", c.source, H, KV);
+    auto upload_vec = [&](const std::vector<float>& v) {
+        float* p = m_be.alloc(v.size());
+        m_be.upload(p, v.data(), v.size());
+        return p;
+    };
+    auto cat_rows = [](std::vector<float> a, const std::vector<float>& b) {
+        a.insert(a.end(), b.begin(), b.end());
+        return a;
+    };
+    m_embed = ckpt.load_f32("model.embed_tokens.weight", {vocab, hidden});
+    m_params += m_embed.size();
+    m_layers.resize(c.num_layers);
+    for (int l = 0; l < c.num_layers; l++) {
+        std::string p = "model.layers." + std::to_string(l) + ".";
+        Layer& L = m_layers[l];
+        auto an = ckpt.load_f32(p + "input_layernorm.weight", {hidden});
+        auto fn = ckpt.load_f32(p + "post_attention_layernorm.weight", {hidden});
+        L.attn_norm = upload_vec(an);
+        L.ffn_norm = upload_vec(fn);
+        auto q = ckpt.load_f32(p + "self_attn.q_proj.weight", {H * hd, hidden});
+        auto k = ckpt.load_f32(p + "self_attn.k_proj.weight", {KV * hd, hidden});
+        auto v = ckpt.load_f32(p + "self_attn.v_proj.weight", {KV * hd, hidden});
+        auto qkv = cat_rows(cat_rows(std::move(q), k), v);
+        L.wqkv = m_be.upload_matrix(qkv.data(), static_cast<int>((H + 2 * KV) * hd), static_cast<int>(hidden), wtype);
+        auto o = ckpt.load_f32(p + "self_attn.o_proj.weight", {hidden, H * hd});
+        L.wo = m_be.upload_matrix(o.data(), static_cast<int>(hidden), static_cast<int>(H * hd), wtype);
+        auto g = ckpt.load_f32(p + "mlp.gate_proj.weight", {I, hidden});
+        auto u = ckpt.load_f32(p + "mlp.up_proj.weight", {I, hidden});
+        auto gu = cat_rows(std::move(g), u);
+        L.wgu = m_be.upload_matrix(gu.data(), static_cast<int>(2 * I), static_cast<int>(hidden), wtype);
+        auto d = ckpt.load_f32(p + "mlp.down_proj.weight", {hidden, I});
+        L.wdown = m_be.upload_matrix(d.data(), static_cast<int>(hidden), static_cast<int>(I), wtype);
+        m_params += an.size() + fn.size() + qkv.size() + o.size() + gu.size() + d.size();
+    }
+    auto fnorm = ckpt.load_f32("model.norm.weight", {hidden});
+    m_final_norm = upload_vec(fnorm);
+    m_params += fnorm.size();
+    if (ckpt.has_tensor("lm_head.weight")) {
+        auto lm = ckpt.load_f32("lm_head.weight", {vocab, hidden});
+        m_lm_head = m_be.upload_matrix(lm.data(), static_cast<int>(vocab), static_cast<int>(hidden), wtype);
+        m_params += lm.size();
+    } else if (c.tie_word_embeddings) {
+        // Tied (transformers' save_pretrained drops lm_head.weight for tied models; a GGUF
+        // without output.weight means the same to llama.cpp).
+        m_lm_head = m_be.upload_matrix(m_embed.data(), static_cast<int>(vocab), static_cast<int>(hidden), wtype);
+    } else {
+        throw Error("{}: tensor 'lm_head.weight' is missing and tie_word_embeddings is false", ckpt.path());
+    }
+}
+
+LlamaModel::~LlamaModel() {
+    for (auto& L : m_layers) {
+        m_be.release(L.attn_norm);
+        m_be.release(L.ffn_norm);
+    }
+    m_be.release(m_final_norm);
+}
+
+uint64_t LlamaModel::weight_bytes() const {
+    uint64_t b = m_embed.size() * sizeof(float) + m_lm_head->bytes();
+    for (auto& L : m_layers) b += L.wqkv->bytes() + L.wo->bytes() + L.wgu->bytes() + L.wdown->bytes();
+    return b;
+}
+
+std::unique_ptr<Session> LlamaModel::new_session(int capacity, const RopeConfig& rope) const {
+    if (capacity <= 0) throw Error("--ctx: context must be positive, got {}", capacity);
+    return std::unique_ptr<Session>(new Session(*this, capacity, rope));
+}
+
+Session::Session(const LlamaModel& m, int capacity, const RopeConfig& rope)
+    : m_model(m), m_be(m.backend()), m_cap(capacity), m_rope_state(rope) {
+    const auto& c = m.config();
+    size_t per = static_cast<size_t>(c.num_kv_heads) * capacity * c.head_dim;
+    try {
+        for (int l = 0; l < c.num_layers; l++) {
+            m_k.push_back(m_be.alloc(per));
+            m_v.push_back(m_be.alloc(per));
+        }
+    } catch (const std::bad_alloc&) {
+        for (float* p : m_k) m_be.release(p);
+        for (float* p : m_v) m_be.release(p);
+        throw Error("KV cache for {} tokens ({:.1f} GiB) does not fit in memory", capacity,
+                    2.0 * c.num_layers * per * 4 / (1 << 30));
+    }
+}
+
+Session::~Session() {
+    for (float* p : m_k) m_be.release(p);
+    for (float* p : m_v) m_be.release(p);
+    release_scratch();
+}
+
+void Session::release_scratch() {
+    for (float** p : {&m_x, &m_xn, &m_qkv, &m_att, &m_tmp, &m_gu, &m_act, &m_cos, &m_sin})
+        if (*p) {
+            m_be.release(*p);
+            *p = nullptr;
+        }
+}
+
+void Session::ensure_scratch(int n) {
+    const auto& c = m_model.config();
+    if (n <= m_scratch_n && m_x) return;
+    release_scratch();
+    const size_t hidden = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads,
+                 I = c.intermediate_size;
+    const size_t blk = std::min(n, LlamaModel::k_block_rows);
+    const size_t half = static_cast<size_t>(c.head_dim) / 2 + 1;
+    m_x = m_be.alloc(static_cast<size_t>(n) * hidden);  // the residual stream of the whole call
+    m_xn = m_be.alloc(blk * hidden);
+    m_qkv = m_be.alloc(blk * (H + 2 * KV) * hd);
+    m_att = m_be.alloc(blk * H * hd);
+    m_tmp = m_be.alloc(blk * hidden);
+    m_gu = m_be.alloc(blk * 2 * I);
+    m_act = m_be.alloc(blk * I);
+    m_cos = m_be.alloc(static_cast<size_t>(n) * half);
+    m_sin = m_be.alloc(static_cast<size_t>(n) * half);
+    m_scratch_n = n;
+}
+
+void LlamaModel::forward(Session& s, const int* tokens, int n, const int* targets, double* logprob, int* argmax,
+                         float* logits) const {
+    const auto& c = m_cfg;
+    if (n <= 0) return;
+    if (s.m_pos + n > s.m_cap)
+        throw Error("sequence of {} tokens exceeds the session's capacity of {}", s.m_pos + n, s.m_cap);
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= c.vocab_size)
+            throw Error("token id {} at position {} is outside the vocabulary (size {})", tokens[i], s.m_pos + i,
+                        c.vocab_size);
+    s.ensure_scratch(n);
+    const int hidden = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads,
+              I = c.intermediate_size;
+    const int qkv_dim = (H + 2 * KV) * hd;
+    const int pos0 = s.m_pos;
+    const float eps = static_cast<float>(c.rms_norm_eps);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+
+    // RoPE tables for this call: the state sees max position + 1 (dynamic / longrope).
+    const RopeTables& rt = s.m_rope_state.for_call(pos0 + n);
+    s.m_last_rope = rt;
+    const int rot = rt.rotary_dim, half = rot / 2;
+    s.m_cos_host.resize(static_cast<size_t>(n) * half);
+    s.m_sin_host.resize(static_cast<size_t>(n) * half);
+    build_cos_sin(rt, pos0, n, s.m_cos_host.data(), s.m_sin_host.data());
+    m_be.upload(s.m_cos, s.m_cos_host.data(), s.m_cos_host.size());
+    m_be.upload(s.m_sin, s.m_sin_host.data(), s.m_sin_host.size());
+
+    auto t0 = Clock::now();
+    m_be.embed(m_embed.data(), tokens, n, hidden, s.m_x);
+    m_stats.embed += seconds_since(t0);
+
+    for (int l = 0; l < c.num_layers; l++) {
+        const Layer& L = m_layers[l];
+        for (int b = 0; b < n; b += k_block_rows) {
+            const int t = std::min(k_block_rows, n - b);
+            float* x = s.m_x + static_cast<size_t>(b) * hidden;
+            // Attention block.
+            auto ta = Clock::now();
+            m_be.rmsnorm(x, L.attn_norm, s.m_xn, t, hidden, eps);
+            m_be.matmul(s.m_xn, t, hidden, *L.wqkv, s.m_qkv, qkv_dim);  // qkv [t, (H+2KV) hd]
+            float* q = s.m_qkv;
+            float* k = s.m_qkv + H * hd;
+            float* v = s.m_qkv + (H + KV) * hd;
+            m_be.rope(q, t, qkv_dim, H, hd, rot, s.m_cos + static_cast<size_t>(b) * half,
+                      s.m_sin + static_cast<size_t>(b) * half);
+            m_be.rope(k, t, qkv_dim, KV, hd, rot, s.m_cos + static_cast<size_t>(b) * half,
+                      s.m_sin + static_cast<size_t>(b) * half);
+            m_be.store_kv(k, qkv_dim, v, qkv_dim, t, pos0 + b, s.m_k[l], s.m_v[l], s.m_cap, KV, hd);
+            auto tb = Clock::now();
+            m_stats.projections += std::chrono::duration<double>(tb - ta).count();
+            m_be.attention(q, qkv_dim, t, pos0 + b, s.m_k[l], s.m_v[l], s.m_cap, H, KV, hd, scale, s.m_att, H * hd);
+            auto tc = Clock::now();
+            m_stats.attention += std::chrono::duration<double>(tc - tb).count();
+            m_be.matmul(s.m_att, t, H * hd, *L.wo, s.m_tmp, hidden);
+            m_be.add(x, s.m_tmp, static_cast<size_t>(t) * hidden);
+            auto td = Clock::now();
+            m_stats.projections += std::chrono::duration<double>(td - tc).count();
+            // MLP block.
+            m_be.rmsnorm(x, L.ffn_norm, s.m_xn, t, hidden, eps);
+            m_be.matmul(s.m_xn, t, hidden, *L.wgu, s.m_gu, 2 * I);  // [t, 2I]
+            m_be.swiglu(s.m_gu, s.m_act, t, I);                      // [t, I]
+            m_be.matmul(s.m_act, t, I, *L.wdown, s.m_tmp, hidden);   // [t, hidden]
+            m_be.add(x, s.m_tmp, static_cast<size_t>(t) * hidden);
+            m_stats.mlp += seconds_since(td);
+        }
+    }
+    auto te = Clock::now();
+    for (int b = 0; b < n; b += k_block_rows) {
+        const int t = std::min(k_block_rows, n - b);
+        m_be.rmsnorm(s.m_x + static_cast<size_t>(b) * hidden, m_final_norm, s.m_xn, t, hidden, eps);
+        m_be.lm_head_logprobs(s.m_xn, t, *m_lm_head, targets ? targets + b : nullptr, logprob ? logprob + b : nullptr,
+                              logits ? logits + static_cast<size_t>(b) * c.vocab_size : nullptr,
+                              argmax ? argmax + b : nullptr);
+    }
+    m_stats.lm_head += seconds_since(te);
+    s.m_pos += n;
+}
+
+std::vector<int> LlamaModel::generate_greedy(Session& s, const std::vector<int>& prompt, int max_new,
+                                             bool stop_at_eos) const {
+    std::vector<int> out;
+    if (prompt.empty()) throw Error("generate: empty prompt (at least BOS is needed)");
+    std::vector<int> am(prompt.size());
+    forward(s, prompt.data(), static_cast<int>(prompt.size()), nullptr, nullptr, am.data(), nullptr);
+    int next = am.back();
+    for (int i = 0; i < max_new; i++) {
+        if (stop_at_eos && next == m_cfg.eos_id) break;
+        out.push_back(next);
+        if (i + 1 == max_new || s.position() >= s.capacity()) break;
+        int a = 0;
+        forward(s, &next, 1, nullptr, nullptr, &a, nullptr);
+        next = a;
+    }
+    return out;
+}
+
+}  // namespace rb
