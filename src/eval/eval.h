@@ -1,0 +1,73 @@
+// One evaluation = one (model, rope config, L) with the requested metrics, producing one
+// result record (docs/record-schema.md). The CLI `eval`, the sweep and the report all use
+// exactly this record.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "eval/perplexity.h"
+#include "model/loader.h"
+
+namespace rb {
+
+struct PasskeySpec {
+    std::vector<double> depths;      // default 0, 0.1, ..., 1.0
+    int trials = 10;                 // per depth
+    uint64_t seed = 1234;
+    int max_new_tokens = 10;
+    std::string haystack;            // optional text file for garbage sentences ("" = canonical filler)
+};
+
+struct LongPplSpec {
+    LoadOptions evaluator;           // evaluator model (+ its own rope scaling)
+    int short_window = 1024;         // K
+    int stride = 512;                // d
+    double alpha = 2.0;
+    double beta = -2.0;              // full-context loss < -beta
+    std::string cache_dir;           // key-set cache ("" = default under $XDG_CACHE_HOME/ropebench)
+    bool allow_self_evaluator = false;
+};
+
+struct EvalSpec {
+    LoadOptions model;               // path, --rope-scaling, --rope-theta, dtype, backend
+    int ctx = 0;
+    std::vector<std::string> metrics;  // "ppl", "passkey", "longppl"
+    std::vector<std::string> texts;    // ppl / longppl documents
+    int max_docs = 0;
+    bool split = false;                // cut long documents into consecutive L-token segments
+    PplOptions ppl;
+    int bootstrap_resamples = 1000;
+    PasskeySpec passkey;
+    LongPplSpec longppl;
+    uint64_t seed = 1234;
+};
+
+/// Models stay loaded across evaluations that share (path, dtype, backend, threads):
+/// RoPE is per session, so a sweep over rope configs loads each checkpoint once.
+class ModelCache {
+public:
+    LoadedModel& get(const LoadOptions& opts);
+    void clear() { m_models.clear(); }
+
+private:
+    std::map<std::string, std::unique_ptr<LoadedModel>> m_models;
+};
+
+/// Progress callback: (metric, done, total) in that metric's own units.
+using EvalProgress = std::function<void(const std::string& metric, int64_t done, int64_t total)>;
+
+/// The canonical JSON of everything that determines the result (model identity, resolved
+/// rope config, ctx, metric settings, data identity, seed) — hashed to key the store.
+/// Cheap: hashes files, does not load weights.
+nlohmann::json eval_identity(const EvalSpec& spec);
+
+/// Runs the metrics and returns the record. Throws Error on bad input; failures inside a
+/// metric (NaN, out of memory) throw too — the caller records them.
+nlohmann::json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progress = {});
+
+}  // namespace rb
