@@ -8,6 +8,8 @@
 // the scalar level uses attention_task_generic below (one query row at a time).
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
@@ -56,6 +58,24 @@ void attention_task_generic(const AttnTask& t) {
 
 }  // namespace detail
 
+namespace {
+// 64-byte aligned scratch reused across calls by the calling thread.
+struct AlignedFloats {
+    float* p = nullptr;
+    size_t n = 0;
+    ~AlignedFloats() { std::free(p); }
+    float* get(size_t count) {
+        if (count > n) {
+            std::free(p);
+            n = (count + 1023) / 1024 * 1024;
+            p = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
+            if (!p) throw std::bad_alloc();
+        }
+        return p;
+    }
+};
+}  // namespace
+
 void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
                int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool) {
     if (n <= 0 || n_heads <= 0) return;
@@ -65,6 +85,30 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
     if (isa >= Isa::avx512) fn = detail::attention_kernel_avx512();
     if (!fn && isa >= Isa::avx2) fn = detail::attention_kernel_avx2();
     if (!fn) fn = detail::attention_task_generic;
+
+    // The tiled kernels read keys transposed ([hd][64] per tile of 64 keys): transpose each KV
+    // head's keys 0 .. pos0+n-1 once per call (cost KV*keys*hd, small next to the n*H*keys*hd
+    // of the products) instead of once per query tile.
+    const bool want_kt = fn != detail::attention_task_generic;
+    constexpr int bk = detail::k_attn_tile;
+    const int n_keys = pos0 + n, n_ktiles = (n_keys + bk - 1) / bk;
+    const size_t kt_head = static_cast<size_t>(n_ktiles) * head_dim * bk;
+    static thread_local AlignedFloats kt_buf;
+    float* ktb = want_kt ? kt_buf.get(kt_head * n_kv_heads) : nullptr;
+    if (want_kt) {
+        pool.parallel_for(static_cast<size_t>(n_kv_heads) * n_ktiles, [&](size_t b, size_t e) {
+            for (size_t it = b; it < e; it++) {
+                const int g = static_cast<int>(it / n_ktiles), tile = static_cast<int>(it % n_ktiles);
+                const int t0 = tile * bk, nk = std::min(bk, n_keys - t0);
+                float* dst = ktb + g * kt_head + static_cast<size_t>(tile) * head_dim * bk;
+                const float* src = k_cache + (static_cast<size_t>(g) * cap + t0) * head_dim;
+                for (int j = 0; j < nk; j++)
+                    for (int c = 0; c < head_dim; c++) dst[c * bk + j] = src[static_cast<size_t>(j) * head_dim + c];
+                if (nk < bk)
+                    for (int c = 0; c < head_dim; c++) std::fill(dst + c * bk + nk, dst + (c + 1) * bk, 0.f);
+            }
+        });
+    }
 
     // Query tile: about 64 rows (positions x heads of the group) per item.
     const int bq = std::max(1, 64 / std::max(1, group));
@@ -99,6 +143,7 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
             task.group = group;
             task.k = k_cache + static_cast<size_t>(g) * cap * head_dim;
             task.v = v_cache + static_cast<size_t>(g) * cap * head_dim;
+            task.kt = want_kt ? ktb + g * kt_head : nullptr;
             task.head_dim = head_dim;
             task.scale = scale;
             task.out = out + static_cast<size_t>(p_lo) * ldo + static_cast<size_t>(g) * group * head_dim;

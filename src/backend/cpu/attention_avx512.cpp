@@ -17,7 +17,7 @@
 namespace rb::cpu::detail {
 namespace {
 
-constexpr int k_bk = 64;  // keys per tile
+constexpr int k_bk = k_attn_tile;  // keys per tile
 constexpr int k_mr = 6;   // query rows per register block
 
 struct Buf {
@@ -61,7 +61,7 @@ struct Ctx {
     const AttnTask* t;
     int rows;        // R
     int hdp;         // head_dim rounded up to 16 (row stride of O)
-    float* kt;       // [hd][k_bk]
+    const float* kt; // [hd][k_bk] of the current key tile
     float* o;        // [R][hdp]
     float* m;        // [R] running max
     float* l;        // [R] running sum
@@ -168,14 +168,13 @@ void block(const Ctx& x, int r0, int t0, int nk) {
 }
 
 void task(const AttnTask& t) {
-    static thread_local Buf kt_buf, o_buf, m_buf, l_buf, p_buf;
+    static thread_local Buf o_buf, m_buf, l_buf, p_buf;
     const int hd = t.head_dim;
     const int R = t.n_pos * t.group;
     Ctx x;
     x.t = &t;
     x.rows = R;
     x.hdp = (hd + 15) / 16 * 16;
-    x.kt = kt_buf.get(static_cast<size_t>(hd) * k_bk);
     x.o = o_buf.get(static_cast<size_t>(R) * x.hdp);
     x.m = m_buf.get(R);
     x.l = l_buf.get(R);
@@ -187,12 +186,7 @@ void task(const AttnTask& t) {
     const int last = t.pos_first + t.n_pos - 1;
     for (int t0 = 0; t0 <= last; t0 += k_bk) {
         const int nk = std::min(k_bk, last + 1 - t0);
-        // Kt[c][j] = K[t0 + j][c]; columns j >= nk zero.
-        const float* kr = t.k + static_cast<size_t>(t0) * hd;
-        for (int j = 0; j < nk; j++, kr += hd)
-            for (int c = 0; c < hd; c++) x.kt[c * k_bk + j] = kr[c];
-        if (nk < k_bk)
-            for (int c = 0; c < hd; c++) std::fill(x.kt + c * k_bk + nk, x.kt + (c + 1) * k_bk, 0.f);
+        x.kt = t.kt + static_cast<size_t>(t0 / k_bk) * hd * k_bk;  // Kt[c][j] = K[t0 + j][c], zero for j >= nk
         for (int r0 = 0; r0 < R; r0 += k_mr) {
             const int rows = std::min(k_mr, R - r0);
             if (t.pos_first + (r0 + rows - 1) / t.group < t0) continue;  // no row of the block sees this tile

@@ -5,6 +5,8 @@
 // order: results do not depend on timing or on the thread count.
 // ISA-specific micro-kernels live in gemm_avx2.cpp / gemm_avx512.cpp / gemm_avx512bf16.cpp
 // (compiled with per-file flags); the scalar level is below.
+#include <xmmintrin.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -85,6 +87,11 @@ const GemmKernel& select_kernel(backend::WeightType t) {
     if (!k && isa >= Isa::avx2) k = detail::gemm_kernel_avx2(t);
     if (!k) k = t == backend::WeightType::f32 ? &k_scalar_f32 : &k_scalar_bf16;
     return *k;
+}
+
+int env_int(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? std::atoi(v) : 0;
 }
 
 int padded_k(const PackedMatrix& w) { return w.wtype == backend::WeightType::bf16 ? (w.k + 1) / 2 * 2 : w.k; }
@@ -175,8 +182,11 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
     const size_t elem = w.wtype == backend::WeightType::f32 ? 4 : 2;
     // A single micro-panel of rows (decoding, small m): no reuse of weight panels, so stream each
     // panel over the full k (sequential reads) instead of blocking k.
-    const int kc_block = n_mp == 1 ? kp : kern.kc;
-    const int mc = std::max(1, kern.mc);
+    // Tuning overrides for benchmarking (results are correct for any value): ROPEBENCH_GEMM_KC
+    // (k block, rounded up to even), ROPEBENCH_GEMM_MC (row block in micro-panels).
+    static const int env_kc = env_int("ROPEBENCH_GEMM_KC"), env_mc = env_int("ROPEBENCH_GEMM_MC");
+    const int kc_block = n_mp == 1 ? kp : (env_kc > 0 ? (env_kc + 1) / 2 * 2 : kern.kc);
+    const int mc = std::max(1, env_mc > 0 ? env_mc : kern.mc);
     const int nt = std::min(pool.size(), n_panels);
     pool.run_on_all([&](int t) {
         if (t >= nt) return;
@@ -187,10 +197,18 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
             const size_t a_off = kern.a_bf16 ? static_cast<size_t>(k0 / 2) * mr : static_cast<size_t>(k0) * mr;
             for (int i0 = 0; i0 < n_mp; i0 += mc) {
                 const int i1 = std::min(n_mp, i0 + mc);
+                const size_t slice = static_cast<size_t>(kc) * k_nr * elem;  // bytes of one panel's k block
                 for (int p = p0; p < p1; p++) {
                     const uint8_t* bp = w.data() + p * pbytes + static_cast<size_t>(k0) * k_nr * elem;
                     const int nc = std::min(k_nr, n - p * k_nr);
+                    // While this panel is reused from cache, pull the next one towards L2, a share per call,
+                    // so its first use does not wait on memory.
+                    const uint8_t* next = p + 1 < p1 ? bp + pbytes : nullptr;
+                    const size_t share = (slice / (i1 - i0) + 63) / 64 * 64;
                     for (int ip = i0; ip < i1; ip++) {
+                        if (next)
+                            for (size_t off = (ip - i0) * share; off < std::min(slice, (ip - i0 + 1) * share); off += 64)
+                                _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T1);
                         const int r0 = row0(ip), r1 = row0(ip + 1);
                         kern.run(r1 - r0, kc, a_buf + ip * a_stride + a_off, bp, y + static_cast<size_t>(r0) * ldy + p * k_nr,
                                  ldy, nc, k0 > 0);

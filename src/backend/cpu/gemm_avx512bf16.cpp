@@ -22,6 +22,13 @@ void kern(int kc, const uint32_t* a, const uint16_t* b, float* c, int ldc, int n
     __m512 c0[M], c1[M];
 #pragma GCC unroll 16
     for (int i = 0; i < M; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    // The C tile is usually out of cache (y is large and revisited once per k block): fetch it
+    // now so the loads/stores at the end do not stall.
+#pragma GCC unroll 16
+    for (int i = 0; i < M; i++) {
+        _mm_prefetch(reinterpret_cast<const char*>(c + static_cast<size_t>(i) * ldc), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(c + static_cast<size_t>(i) * ldc + 16), _MM_HINT_T0);
+    }
 #pragma GCC unroll 2
     for (int p = 0; p < kc; p += 2) {
         const __m512bh b0 = (__m512bh)_mm512_load_si512(b), b1 = (__m512bh)_mm512_load_si512(b + 32);
@@ -49,6 +56,7 @@ void kern(int kc, const uint32_t* a, const uint16_t* b, float* c, int ldc, int n
         return;
     }
     const __mmask16 m0 = lo_mask(nc), m1 = hi_mask(nc);
+#pragma GCC unroll 16
     for (int i = 0; i < M; i++) {
         float* ci = c + static_cast<size_t>(i) * ldc;
         __m512 v0 = c0[i], v1 = c1[i];
@@ -93,7 +101,7 @@ void pack(const float* x, int rows, int ldx, int k, int kp, void* dst_v) {
     }
 }
 
-const GemmKernel k_dp{"avx512bf16 dpbf16 14x32", k_mr, true, 512, 24, run, pack};
+const GemmKernel k_dp{"avx512bf16 dpbf16 14x32", k_mr, true, 2048, 40, run, pack};
 
 }  // namespace
 

@@ -109,11 +109,15 @@ struct AttnTask {
     int group;             // G query heads per KV head
     const float* k;        // [cap, hd] keys of this KV head
     const float* v;        // [cap, hd] values
+    const float* kt;       // keys of this KV head transposed per tile of k_attn_tile keys:
+                           // tile j at kt + j*hd*k_attn_tile, [hd][k_attn_tile] (zero past the last key);
+                           // only set for kernels that ask for it (attention_wants_kt)
     int head_dim;
     float scale;
     float* out;            // element (i, h, c) at out[i*ldo + h*head_dim + c]
     int ldo;
 };
+constexpr int k_attn_tile = 64;
 using AttnFn = void (*)(const AttnTask& t);
 AttnFn attention_kernel_avx2();
 AttnFn attention_kernel_avx512();

@@ -130,6 +130,11 @@ const std::vector<GemmCase>& gemm_cases() {
         const std::pair<int, int> nk[] = {{1, 1}, {5, 3}, {32, 64}, {33, 17}, {100, 257}, {64, 300}, {130, 513}, {47, 1030}};
         for (int m : {1, 2, 7, 33, 300})
             for (auto [n, k] : nk) v.push_back({m, n, k});
+        // More rows than one row block (mc micro-panels) and more k than one k block (kc) of
+        // every kernel, so the blocked paths (accumulating into y) run at every level.
+        v.push_back({600, 33, 40});
+        v.push_back({33, 40, 2100});
+        v.push_back({20, 70, 4097});
         return v;
     }();
     return cases;
