@@ -1,0 +1,724 @@
+#include "sweep/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <regex>
+#include <set>
+#include <toml++/toml.h>
+
+#include "formats/checkpoint.h"
+#include "model/loader.h"
+#include "rope/rope.h"
+#include "sweep/expr.h"
+#include "util/error.h"
+#include "util/mapped_file.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace rb::sweep {
+namespace {
+
+enum class Kind { number, integer, boolean, number_list };
+
+const std::map<std::string, Kind>& param_kinds() {
+    static const std::map<std::string, Kind> k{
+        {"factor", Kind::number},
+        {"original_max_position_embeddings", Kind::integer},
+        {"beta_fast", Kind::number},
+        {"beta_slow", Kind::number},
+        {"mscale", Kind::number},
+        {"mscale_all_dim", Kind::number},
+        {"attention_factor", Kind::number},
+        {"truncate", Kind::boolean},
+        {"short_factor", Kind::number_list},
+        {"long_factor", Kind::number_list},
+        {"low_freq_factor", Kind::number},
+        {"high_freq_factor", Kind::number},
+        {"rope_theta", Kind::number},
+    };
+    return k;
+}
+
+const std::vector<std::string> k_methods{"default", "linear", "dynamic", "yarn", "longrope", "llama3", "ntk", "ntk_by_parts"};
+
+// Everything one config error needs: the file name for "file:line: key: what".
+struct Src {
+    std::string file;
+    [[noreturn]] void fail(int line, const std::string& key, const std::string& what) const {
+        if (line > 0) throw Error("{}:{}: {}: {}", file, line, key, what);
+        throw Error("{}: {}: {}", file, key, what);
+    }
+};
+
+int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
+
+std::string type_name(const toml::node& n) {
+    switch (n.type()) {
+        case toml::node_type::string: return "a string";
+        case toml::node_type::integer: return "an integer";
+        case toml::node_type::floating_point: return "a float";
+        case toml::node_type::boolean: return "a boolean";
+        case toml::node_type::array: return "an array";
+        case toml::node_type::table: return "a table";
+        default: return "a date/time";
+    }
+}
+
+json to_json(const toml::node& n) {
+    if (auto v = n.as_integer()) return json(v->get());
+    if (auto v = n.as_floating_point()) return json(v->get());
+    if (auto v = n.as_boolean()) return json(v->get());
+    if (auto v = n.as_string()) return json(v->get());
+    if (auto a = n.as_array()) {
+        json out = json::array();
+        for (auto& e : *a) out.push_back(to_json(e));
+        return out;
+    }
+    if (auto t = n.as_table()) {
+        json out = json::object();
+        for (auto& [k, v] : *t) out[std::string(k.str())] = to_json(v);
+        return out;
+    }
+    return json();
+}
+
+// Unknown keys in a table are errors, with the closest known name suggested.
+void check_keys(const Src& src, const toml::table& t, const std::string& prefix, const std::vector<std::string>& known,
+                const std::string& what = "key") {
+    for (auto& [k, v] : t) {
+        std::string name(k.str());
+        if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+        std::string hint = closest_name(name, known);
+        std::string list;
+        for (auto& s : known) list += (list.empty() ? "" : ", ") + s;
+        src.fail(static_cast<int>(k.source().begin.line), prefix + name,
+                 fmt::format("unknown {}{}; expected one of: {}", what,
+                             hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), list));
+    }
+}
+
+// Typed getters: each names key and line on a wrong type.
+struct Reader {
+    const Src& src;
+    const toml::table& t;
+    std::string prefix;
+
+    const toml::node* get(const std::string& key) const { return t.get(key); }
+    int line(const std::string& key) const {
+        auto* n = get(key);
+        return n ? line_of(*n) : line_of(t);
+    }
+    [[noreturn]] void wrong(const std::string& key, const toml::node& n, const std::string& expected) const {
+        src.fail(line_of(n), prefix + key, fmt::format("expected {}, got {}", expected, type_name(n)));
+    }
+    std::optional<std::string> str(const std::string& key) const {
+        auto* n = get(key);
+        if (!n) return std::nullopt;
+        if (auto s = n->as_string()) return s->get();
+        wrong(key, *n, "a string");
+    }
+    std::optional<int64_t> integer(const std::string& key, int64_t min = INT64_MIN) const {
+        auto* n = get(key);
+        if (!n) return std::nullopt;
+        auto v = n->as_integer();
+        if (!v) wrong(key, *n, "an integer");
+        if (v->get() < min) src.fail(line_of(*n), prefix + key, fmt::format("expected an integer >= {}, got {}", min, v->get()));
+        return v->get();
+    }
+    std::optional<double> number(const std::string& key) const {
+        auto* n = get(key);
+        if (!n) return std::nullopt;
+        if (auto v = n->as_integer()) return static_cast<double>(v->get());
+        if (auto v = n->as_floating_point()) return v->get();
+        wrong(key, *n, "a number");
+    }
+    std::optional<bool> boolean(const std::string& key) const {
+        auto* n = get(key);
+        if (!n) return std::nullopt;
+        if (auto v = n->as_boolean()) return v->get();
+        wrong(key, *n, "a boolean (true/false)");
+    }
+    const toml::table* table(const std::string& key) const {
+        auto* n = get(key);
+        if (!n) return nullptr;
+        if (auto v = n->as_table()) return v;
+        wrong(key, *n, "a table");
+    }
+    std::vector<std::string> strings(const std::string& key) const {
+        std::vector<std::string> out;
+        auto* n = get(key);
+        if (!n) return out;
+        if (auto s = n->as_string()) return {s->get()};
+        auto a = n->as_array();
+        if (!a) wrong(key, *n, "a string or an array of strings");
+        for (auto& e : *a) {
+            auto s = e.as_string();
+            if (!s) src.fail(line_of(e), prefix + key, fmt::format("expected an array of strings, got an element that is {}", type_name(e)));
+            out.push_back(s->get());
+        }
+        return out;
+    }
+    std::vector<double> numbers(const std::string& key) const {
+        std::vector<double> out;
+        auto* n = get(key);
+        if (!n) return out;
+        auto a = n->as_array();
+        if (!a) wrong(key, *n, "an array of numbers");
+        for (auto& e : *a) {
+            if (auto i = e.as_integer()) out.push_back(static_cast<double>(i->get()));
+            else if (auto f = e.as_floating_point()) out.push_back(f->get());
+            else src.fail(line_of(e), prefix + key, fmt::format("expected an array of numbers, got an element that is {}", type_name(e)));
+        }
+        return out;
+    }
+    std::vector<int> ints(const std::string& key, int min) const {
+        std::vector<int> out;
+        auto* n = get(key);
+        if (!n) return out;
+        if (auto i = n->as_integer()) {
+            if (i->get() < min) src.fail(line_of(*n), prefix + key, fmt::format("expected integers >= {}, got {}", min, i->get()));
+            return {static_cast<int>(i->get())};
+        }
+        auto a = n->as_array();
+        if (!a) wrong(key, *n, "an integer or an array of integers");
+        for (auto& e : *a) {
+            auto i = e.as_integer();
+            if (!i) src.fail(line_of(e), prefix + key, fmt::format("expected an array of integers, got an element that is {}", type_name(e)));
+            if (i->get() < min || i->get() > (1 << 24))
+                src.fail(line_of(e), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, 1 << 24, i->get()));
+            out.push_back(static_cast<int>(i->get()));
+        }
+        return out;
+    }
+};
+
+bool looks_like_hub_id(const std::string& s) {
+    static const std::regex re(R"(^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$)");
+    return std::regex_match(s, re);
+}
+
+std::string resolve_path(const std::string& dir, const std::string& p) {
+    fs::path path(p);
+    if (path.is_absolute() || dir.empty()) return path.lexically_normal().string();
+    return (fs::path(dir) / path).lexically_normal().string();
+}
+
+// A grid value for one parameter (one alternative) checked against its kind. Expressions
+// and list rules stay strings until expansion.
+void check_value(const Src& src, const toml::node& n, const std::string& key, Kind kind, const std::string& method) {
+    auto bad = [&](const std::string& expected) {
+        src.fail(line_of(n), key, fmt::format("expected {} for '{}' of {}, got {}", expected, key.substr(key.rfind('.') + 1), method, type_name(n)));
+    };
+    switch (kind) {
+        case Kind::number:
+        case Kind::integer:
+            if (n.is_integer() || n.is_floating_point()) return;
+            if (auto s = n.as_string()) {
+                // Syntax check now (with placeholder values) so typos fail before any work.
+                try {
+                    eval_expression(s->get(), {{"ctx", 4096.0}, {"original", 2048.0}});
+                } catch (const Error& e) {
+                    src.fail(line_of(n), key, e.what());
+                }
+                return;
+            }
+            bad(kind == Kind::integer ? "an integer or an expression string" : "a number or an expression string");
+            return;
+        case Kind::boolean:
+            if (n.is_boolean()) return;
+            bad("a boolean");
+            return;
+        case Kind::number_list:
+            if (auto s = n.as_string()) {
+                static const std::regex rule(R"(^\s*(ones|ramp\(\s*[0-9.]+\s*,\s*[0-9.]+\s*\))\s*$)");
+                if (!std::regex_match(s->get(), rule))
+                    src.fail(line_of(n), key, fmt::format("unknown list rule '{}', expected \"ones\" or \"ramp(BETA_FAST, BETA_SLOW)\"", s->get()));
+                return;
+            }
+            if (auto a = n.as_array()) {
+                if (a->empty()) src.fail(line_of(n), key, "expected a non-empty list of numbers");
+                for (auto& e : *a)
+                    if (!e.is_integer() && !e.is_floating_point())
+                        src.fail(line_of(e), key, fmt::format("expected a list of numbers, got an element that is {}", type_name(e)));
+                return;
+            }
+            bad("a list of numbers or a rule string");
+    }
+}
+
+// One parameter of a block: a scalar is one alternative, an array is a list of them (for
+// number lists: an array of numbers is one alternative, an array of arrays/rules is a list).
+std::vector<json> axis_values(const Src& src, const toml::node& n, const std::string& key, Kind kind,
+                              const std::string& method) {
+    std::vector<json> out;
+    auto* a = n.as_array();
+    bool list_of_alternatives = a && (kind != Kind::number_list || (!a->empty() && ((*a)[0].is_array() || (*a)[0].is_string())));
+    if (!list_of_alternatives) {
+        check_value(src, n, key, kind, method);
+        out.push_back(to_json(n));
+        return out;
+    }
+    if (a->empty()) src.fail(line_of(n), key, "empty grid: the list of values is empty");
+    for (auto& e : *a) {
+        check_value(src, e, key, kind, method);
+        out.push_back(to_json(e));
+    }
+    return out;
+}
+
+MethodBlock parse_block(const Src& src, const toml::table& t, size_t index, const std::vector<int>& all_ctx) {
+    MethodBlock b;
+    std::string prefix = fmt::format("methods[{}].", index);
+    b.line = line_of(t);
+    Reader r{src, t, prefix};
+    auto m = r.str("method");
+    if (!m) src.fail(b.line, prefix + "method", "missing; expected one of default, linear, dynamic, yarn, longrope, llama3, ntk, ntk_by_parts");
+    if (std::find(k_methods.begin(), k_methods.end(), *m) == k_methods.end()) {
+        std::string hint = closest_name(*m, k_methods);
+        src.fail(r.line("method"), prefix + "method",
+                 fmt::format("unknown method '{}'{}; expected one of default, linear, dynamic, yarn, longrope, llama3, ntk, ntk_by_parts",
+                             *m, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint)));
+    }
+    b.method = *m;
+    b.group = r.str("group").value_or("study");
+    b.ctx = r.ints("ctx", 2);
+    for (int c : b.ctx)
+        if (std::find(all_ctx.begin(), all_ctx.end(), c) == all_ctx.end())
+            src.fail(r.line("ctx"), prefix + "ctx", fmt::format("context {} is not in sweep.ctx", c));
+    if (t.contains("ctx") && b.ctx.empty()) src.fail(r.line("ctx"), prefix + "ctx", "empty grid: the list of contexts is empty");
+
+    const auto& allowed = method_parameters(b.method);
+    std::vector<std::string> known = allowed;
+    for (const char* k : {"method", "group", "ctx", "configs"}) known.push_back(k);
+    auto check_param = [&](const std::string& name, int line, const std::string& full) {
+        if (std::find(allowed.begin(), allowed.end(), name) != allowed.end()) return;
+        std::string hint = closest_name(name, known);
+        std::string list;
+        for (auto& s : allowed) list += (list.empty() ? "" : ", ") + s;
+        src.fail(line, full,
+                 fmt::format("unknown parameter for '{}'{}; its parameters are: {}", b.method,
+                             hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), list.empty() ? "(none)" : list));
+    };
+    for (auto& [k, v] : t) {
+        std::string name(k.str());
+        if (name == "method" || name == "group" || name == "ctx") continue;
+        int line = static_cast<int>(k.source().begin.line);
+        if (name == "configs") {
+            auto* a = v.as_array();
+            if (!a) r.wrong(name, v, "an array of tables (explicit rope_scaling dicts)");
+            if (a->empty()) src.fail(line_of(v), prefix + "configs", "empty grid: the list of explicit configs is empty");
+            for (size_t i = 0; i < a->size(); ++i) {
+                auto* ct = (*a)[i].as_table();
+                std::string cp = fmt::format("{}configs[{}]", prefix, i);
+                if (!ct) src.fail(line_of((*a)[i]), cp, fmt::format("expected a table, got {}", type_name((*a)[i])));
+                json d = json::object();
+                for (auto& [ck, cv] : *ct) {
+                    std::string cn(ck.str());
+                    int cl = static_cast<int>(ck.source().begin.line);
+                    check_param(cn, cl, cp + "." + cn);
+                    check_value(src, cv, cp + "." + cn, param_kinds().at(cn), b.method);
+                    d[cn] = to_json(cv);
+                }
+                b.configs.push_back(d);
+            }
+            continue;
+        }
+        check_param(name, line, prefix + name);
+        b.axes.emplace_back(name, axis_values(src, v, prefix + name, param_kinds().at(name), b.method));
+    }
+    for (auto& c : b.configs)
+        for (auto& [name, vals] : b.axes)
+            if (c.contains(name))
+                src.fail(b.line, prefix + name, "set both as a grid axis and inside configs; choose one");
+    return b;
+}
+
+double number_or_expr(const json& v, const std::map<std::string, double>& vars) {
+    if (v.is_string()) return eval_expression(v.get<std::string>(), vars);
+    return v.get<double>();
+}
+
+// "ones" / "ramp(BF, BS)" for longrope's per-pair factors (docs/sweep.md).
+std::vector<double> list_rule(const std::string& rule, const json& dict, const ModelConfig& mc) {
+    int half = mc.head_dim / 2;
+    if (mc.partial_rotary_factor) half = static_cast<int>(mc.head_dim * *mc.partial_rotary_factor) / 2;
+    std::string r = rule;
+    r.erase(std::remove_if(r.begin(), r.end(), ::isspace), r.end());
+    if (r == "ones") return std::vector<double>(half, 1.0);
+    double bf = 0, bs = 0;
+    if (std::sscanf(r.c_str(), "ramp(%lf,%lf)", &bf, &bs) != 2) throw Error("unknown list rule '{}'", rule);
+    if (!dict.contains("factor")) throw Error("list rule '{}' needs 'factor' in the same config", rule);
+    double s = dict["factor"].get<double>();
+    double orig = dict.contains("original_max_position_embeddings") ? dict["original_max_position_embeddings"].get<double>()
+                                                                      : trained_context(mc);
+    double theta = dict.contains("rope_theta") ? dict["rope_theta"].get<double>() : mc.rope_theta;
+    int d = half * 2;
+    // YaRN's correction range (Peng et al. 2023, eq. 17 ff.; transformers _compute_yarn_parameters).
+    auto corr = [&](double beta) { return d * std::log(orig / (beta * 2 * M_PI)) / (2 * std::log(theta)); };
+    double low = std::max(0.0, std::floor(corr(bf)));
+    double high = std::min(static_cast<double>(d - 1), std::ceil(corr(bs)));
+    if (low == high) high += 0.001;
+    std::vector<double> out(half);
+    for (int j = 0; j < half; ++j) {
+        double ramp = std::clamp((j - low) / (high - low), 0.0, 1.0);  // 0 = keep, 1 = fully interpolated
+        // inv' = (1-ramp)*inv + ramp*inv/s = inv / ext  →  ext = 1 / ((1-ramp) + ramp/s)
+        out[j] = 1.0 / ((1.0 - ramp) + ramp / s);
+    }
+    return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& method_parameters(const std::string& method) {
+    static const std::map<std::string, std::vector<std::string>> p{
+        {"default", {"rope_theta"}},
+        {"linear", {"factor", "rope_theta"}},
+        {"dynamic", {"factor", "rope_theta"}},
+        {"yarn", {"factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale", "mscale_all_dim",
+                  "attention_factor", "truncate", "rope_theta"}},
+        {"longrope", {"short_factor", "long_factor", "original_max_position_embeddings", "attention_factor", "factor", "rope_theta"}},
+        {"llama3", {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings", "rope_theta"}},
+        {"ntk", {"factor", "rope_theta"}},
+        {"ntk_by_parts", {"factor", "beta_fast", "beta_slow", "original_max_position_embeddings", "truncate", "rope_theta"}},
+    };
+    static const std::vector<std::string> none;
+    auto it = p.find(method);
+    return it == p.end() ? none : it->second;
+}
+
+std::string closest_name(const std::string& word, const std::vector<std::string>& candidates) {
+    auto dist = [](const std::string& a, const std::string& b) {
+        std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+        for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+        for (size_t i = 1; i <= a.size(); ++i) {
+            cur[0] = i;
+            for (size_t j = 1; j <= b.size(); ++j)
+                cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            std::swap(prev, cur);
+        }
+        return prev[b.size()];
+    };
+    std::string best;
+    size_t best_d = SIZE_MAX;
+    for (auto& c : candidates) {
+        size_t d = dist(word, c);
+        if (d < best_d) best_d = d, best = c;
+    }
+    // Close enough: at most a third of the longer name (and at least 1 edit allowed... up to 3).
+    size_t limit = std::max<size_t>(2, std::max(word.size(), best.size()) / 3);
+    return best_d <= limit ? best : "";
+}
+
+int trained_context(const ModelConfig& mc) {
+    return mc.original_max_position_embeddings ? *mc.original_max_position_embeddings : mc.max_position_embeddings;
+}
+
+const char* tinyllama_config_json() {
+    // TinyLlama/TinyLlama-1.1B-Chat-v1.0 config.json (methodology.md §6.1).
+    return R"({"architectures": ["LlamaForCausalLM"], "attention_bias": false, "bos_token_id": 1, "eos_token_id": 2,
+ "hidden_act": "silu", "hidden_size": 2048, "initializer_range": 0.02, "intermediate_size": 5632,
+ "max_position_embeddings": 2048, "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 22,
+ "num_key_value_heads": 4, "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 10000.0,
+ "tie_word_embeddings": false, "torch_dtype": "bfloat16", "use_cache": true, "vocab_size": 32000})";
+}
+
+SweepConfig load_sweep_config(const std::string& path) {
+    if (!fs::exists(path)) throw Error("{}: config file not found", path);
+    return parse_sweep_config(read_file(path), path);
+}
+
+SweepConfig parse_sweep_config(const std::string& text, const std::string& path) {
+    Src src{path};
+    SweepConfig cfg;
+    cfg.path = path;
+    cfg.dir = fs::path(path).parent_path().string();
+    cfg.text = text;
+    toml::table root;
+    try {
+        root = toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+        throw Error("{}:{}: TOML syntax error: {}", path, e.source().begin.line, std::string(e.description()));
+    }
+    check_keys(src, root, "", {"model", "data", "metrics", "sweep", "methods"}, "table");
+    Reader top{src, root, ""};
+
+    // [model]
+    const toml::table* mt = top.table("model");
+    if (!mt) src.fail(0, "model", "missing table [model]");
+    Reader m{src, *mt, "model."};
+    check_keys(src, *mt, "model.", {"path", "dtype", "threads", "backend", "config"});
+    auto mp = m.str("path");
+    if (!mp) src.fail(line_of(*mt), "model.path", "missing; expected a checkpoint folder, a .gguf file or a hub id");
+    std::string local = resolve_path(cfg.dir, *mp);
+    if (fs::exists(local)) {
+        cfg.model = local;
+    } else if (looks_like_hub_id(*mp) && (*mp)[0] != '.') {
+        cfg.model = *mp;
+        cfg.model_is_hub = true;
+    } else {
+        src.fail(m.line("path"), "model.path", fmt::format("'{}' not found (resolved against the config's folder: {})", *mp, local));
+    }
+    cfg.dtype = m.str("dtype").value_or("f32");
+    if (cfg.dtype != "f32" && cfg.dtype != "bf16") src.fail(m.line("dtype"), "model.dtype", fmt::format("expected \"f32\" or \"bf16\", got \"{}\"", cfg.dtype));
+    cfg.backend = m.str("backend").value_or("cpu");
+    if (cfg.backend != "cpu" && cfg.backend != "cuda") src.fail(m.line("backend"), "model.backend", fmt::format("expected \"cpu\" or \"cuda\", got \"{}\"", cfg.backend));
+    cfg.threads = static_cast<int>(m.integer("threads", 0).value_or(0));
+    if (auto* ct = m.table("config")) {
+        try {
+            cfg.model_config = parse_config_json(to_json(*ct).dump(), path + ": [model.config]");
+        } catch (const Error& e) {
+            src.fail(line_of(*ct), "model.config", e.what());
+        }
+        cfg.geometry_source = "inline [model.config]";
+    } else if (!cfg.model_is_hub) {
+        try {
+            cfg.model_config = Checkpoint::open(cfg.model)->config();
+        } catch (const Error& e) {
+            src.fail(m.line("path"), "model.path", e.what());
+        }
+        cfg.geometry_source = "checkpoint";
+    } else if (cfg.model == "TinyLlama/TinyLlama-1.1B-Chat-v1.0") {
+        cfg.model_config = parse_config_json(tinyllama_config_json(), "built-in TinyLlama config");
+        cfg.geometry_source = "built-in TinyLlama/TinyLlama-1.1B-Chat-v1.0 config.json";
+    } else {
+        src.fail(m.line("path"), "model.path",
+                 fmt::format("'{}' is a hub id: give its config.json as [model.config] so the sweep knows its geometry", cfg.model));
+    }
+
+    // [data]
+    if (auto* dt = top.table("data")) {
+        Reader d{src, *dt, "data."};
+        check_keys(src, *dt, "data.", {"texts", "max_docs", "protocol", "split"});
+        auto* tn = dt->get("texts");
+        for (auto& t : d.strings("texts")) {
+            std::string p = resolve_path(cfg.dir, t);
+            if (!fs::exists(p)) src.fail(line_of(*tn), "data.texts", fmt::format("file '{}' not found (resolved: {})", t, p));
+            cfg.texts.push_back(p);
+        }
+        if (tn && cfg.texts.empty()) src.fail(line_of(*tn), "data.texts", "empty list of text files");
+        cfg.max_docs = static_cast<int>(d.integer("max_docs", 0).value_or(0));
+        cfg.protocol = d.str("protocol").value_or("truncate");
+        if (cfg.protocol != "truncate" && cfg.protocol != "chunks" && cfg.protocol != "sliding")
+            src.fail(d.line("protocol"), "data.protocol", fmt::format("expected truncate, chunks or sliding, got \"{}\"", cfg.protocol));
+        cfg.split = d.boolean("split").value_or(false);
+    }
+
+    // [metrics]
+    const toml::table* xt = top.table("metrics");
+    if (!xt) src.fail(0, "metrics", "missing table [metrics]");
+    Reader x{src, *xt, "metrics."};
+    check_keys(src, *xt, "metrics.", {"run", "ppl", "passkey", "longppl"});
+    for (auto& name : x.strings("run")) {
+        if (name != "ppl" && name != "passkey" && name != "longppl") {
+            std::string hint = closest_name(name, {"ppl", "passkey", "longppl"});
+            src.fail(x.line("run"), "metrics.run", fmt::format("unknown metric '{}'{}; expected ppl, passkey or longppl", name,
+                                                                hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint)));
+        }
+        cfg.metrics.push_back(name);
+    }
+    if (cfg.metrics.empty()) src.fail(x.line("run"), "metrics.run", "no metrics to run; expected a list of ppl, passkey, longppl");
+    auto wants = [&](const char* n) { return std::find(cfg.metrics.begin(), cfg.metrics.end(), n) != cfg.metrics.end(); };
+    if ((wants("ppl") || wants("longppl")) && cfg.texts.empty())
+        src.fail(top.line("data"), "data.texts", "ppl and longppl need text files");
+    if (auto* pt = x.table("ppl")) {
+        Reader p{src, *pt, "metrics.ppl."};
+        check_keys(src, *pt, "metrics.ppl.", {"bucket", "bootstrap"});
+        cfg.bucket = static_cast<int>(p.integer("bucket", 1).value_or(256));
+        cfg.bootstrap = static_cast<int>(p.integer("bootstrap", 0).value_or(1000));
+    }
+    if (auto* kt = x.table("passkey")) {
+        Reader p{src, *kt, "metrics.passkey."};
+        check_keys(src, *kt, "metrics.passkey.", {"depths", "trials", "seed", "max_new_tokens", "haystack"});
+        if (kt->contains("depths")) {
+            cfg.passkey.depths = p.numbers("depths");
+            if (cfg.passkey.depths.empty()) src.fail(p.line("depths"), "metrics.passkey.depths", "empty list of depths");
+            for (double dd : cfg.passkey.depths)
+                if (!(dd >= 0 && dd <= 1)) src.fail(p.line("depths"), "metrics.passkey.depths", fmt::format("depth {} outside [0, 1]", dd));
+        }
+        cfg.passkey.trials = static_cast<int>(p.integer("trials", 1).value_or(cfg.passkey.trials));
+        cfg.passkey.seed = static_cast<uint64_t>(p.integer("seed", 0).value_or(static_cast<int64_t>(cfg.passkey.seed)));
+        cfg.passkey.max_new_tokens = static_cast<int>(p.integer("max_new_tokens", 1).value_or(cfg.passkey.max_new_tokens));
+        if (auto h = p.str("haystack")) {
+            cfg.passkey.haystack = resolve_path(cfg.dir, *h);
+            if (!fs::exists(cfg.passkey.haystack))
+                src.fail(p.line("haystack"), "metrics.passkey.haystack", fmt::format("file '{}' not found (resolved: {})", *h, cfg.passkey.haystack));
+        }
+    }
+    if (cfg.passkey.depths.empty())
+        for (int i = 0; i <= 10; ++i) cfg.passkey.depths.push_back(i / 10.0);
+    if (auto* lt = x.table("longppl")) {
+        Reader p{src, *lt, "metrics.longppl."};
+        check_keys(src, *lt, "metrics.longppl.",
+                   {"evaluator", "rope_scaling", "short_window", "stride", "alpha", "beta", "cache_dir", "allow_self_evaluator"});
+        if (auto e = p.str("evaluator")) {
+            std::string ep = resolve_path(cfg.dir, *e);
+            if (!fs::exists(ep)) {
+                if (looks_like_hub_id(*e) && (*e)[0] != '.') ep = *e;
+                else src.fail(p.line("evaluator"), "metrics.longppl.evaluator", fmt::format("'{}' not found (resolved: {})", *e, ep));
+            }
+            cfg.longppl.evaluator.path = ep;
+        }
+        if (auto* rn = lt->get("rope_scaling")) {
+            if (auto s = rn->as_string()) {
+                if (s->get() != "none") src.fail(line_of(*rn), "metrics.longppl.rope_scaling", fmt::format("expected \"none\" or a table, got \"{}\"", s->get()));
+                cfg.longppl.evaluator.rope_scaling = "none";
+            } else if (auto t = rn->as_table()) {
+                cfg.longppl.evaluator.rope_scaling = to_json(*t).dump();
+            } else {
+                p.wrong("rope_scaling", *rn, "\"none\" or a table");
+            }
+        }
+        cfg.longppl.short_window = static_cast<int>(p.integer("short_window", 2).value_or(cfg.longppl.short_window));
+        cfg.longppl.stride = static_cast<int>(p.integer("stride", 1).value_or(cfg.longppl.stride));
+        cfg.longppl.alpha = p.number("alpha").value_or(cfg.longppl.alpha);
+        cfg.longppl.beta = p.number("beta").value_or(cfg.longppl.beta);
+        if (auto c = p.str("cache_dir")) cfg.longppl.cache_dir = resolve_path(cfg.dir, *c);
+        cfg.longppl.allow_self_evaluator = p.boolean("allow_self_evaluator").value_or(false);
+    }
+    if (wants("longppl") && cfg.longppl.evaluator.path.empty())
+        src.fail(x.line("longppl"), "metrics.longppl.evaluator", "longppl needs an evaluator model");
+    cfg.longppl.evaluator.wtype = cfg.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
+    cfg.longppl.evaluator.backend.name = cfg.backend;
+    cfg.longppl.evaluator.backend.threads = cfg.threads;
+
+    // [sweep]
+    const toml::table* st = top.table("sweep");
+    if (!st) src.fail(0, "sweep", "missing table [sweep]");
+    Reader s{src, *st, "sweep."};
+    check_keys(src, *st, "sweep.", {"ctx", "baseline", "seed", "memory_limit_gb", "gflops"});
+    cfg.ctx = s.ints("ctx", 2);
+    if (cfg.ctx.empty()) src.fail(s.line("ctx"), "sweep.ctx", "empty grid: no context lengths");
+    cfg.baseline = s.boolean("baseline").value_or(true);
+    cfg.seed = static_cast<uint64_t>(s.integer("seed", 0).value_or(1234));
+    cfg.memory_limit_gb = s.number("memory_limit_gb").value_or(0);
+    cfg.gflops = s.number("gflops").value_or(0);
+
+    // [[methods]]
+    if (auto* mn = root.get("methods")) {
+        auto* arr = mn->as_array();
+        if (!arr) top.wrong("methods", *mn, "an array of tables ([[methods]])");
+        for (size_t i = 0; i < arr->size(); ++i) {
+            auto* bt = (*arr)[i].as_table();
+            if (!bt) src.fail(line_of((*arr)[i]), fmt::format("methods[{}]", i), fmt::format("expected a table, got {}", type_name((*arr)[i])));
+            cfg.blocks.push_back(parse_block(src, *bt, i, cfg.ctx));
+        }
+    }
+    if (cfg.blocks.empty() && !cfg.baseline) src.fail(0, "methods", "empty grid: no [[methods]] and no baseline");
+
+    // Expand once now so expression errors (unknown names, division by zero) surface
+    // with their line before any work.
+    expand_experiments(cfg);
+    return cfg;
+}
+
+std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
+    Src src{cfg.path};
+    const ModelConfig& mc = cfg.model_config;
+    RopeGeometry geo;
+    geo.head_dim = mc.head_dim;
+    geo.rope_theta = mc.rope_theta;
+    geo.max_position_embeddings = mc.max_position_embeddings;
+    geo.partial_rotary_factor = mc.partial_rotary_factor;
+    geo.original_max_position_embeddings = mc.original_max_position_embeddings;
+
+    EvalSpec base;
+    base.model.path = cfg.model;
+    base.model.wtype = cfg.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
+    base.model.backend.name = cfg.backend;
+    base.model.backend.threads = cfg.threads;
+    base.metrics = cfg.metrics;
+    base.texts = cfg.texts;
+    base.max_docs = cfg.max_docs;
+    base.split = cfg.split;
+    base.ppl.protocol = cfg.protocol;
+    base.ppl.bucket = cfg.bucket;
+    base.bootstrap_resamples = cfg.bootstrap;
+    base.passkey = cfg.passkey;
+    base.longppl = cfg.longppl;
+    base.seed = cfg.seed;
+
+    std::vector<Experiment> out;
+    auto add = [&](const std::string& method, const std::string& group, int ctx, int line, json params) {
+        Experiment e;
+        e.index = static_cast<int>(out.size());
+        e.method = method;
+        e.group = group;
+        e.ctx = ctx;
+        e.line = line;
+        e.params = params;
+        e.spec = base;
+        e.spec.ctx = ctx;
+        e.spec.ppl.ctx = ctx;
+        e.spec.model.rope_scaling = params.is_null() ? "none" : params.dump();
+        try {
+            RopeConfig rc = parse_rope_config(geo, params);
+            e.resolved = rope_config_to_json(rc);
+        } catch (const Error& err) {
+            e.invalid = err.what();
+        }
+        out.push_back(std::move(e));
+    };
+    double original = trained_context(mc);
+    for (int ctx : cfg.ctx) {
+        if (cfg.baseline) add("default", "baseline", ctx, 0, json());
+        for (size_t bi = 0; bi < cfg.blocks.size(); ++bi) {
+            const auto& b = cfg.blocks[bi];
+            if (!b.ctx.empty() && std::find(b.ctx.begin(), b.ctx.end(), ctx) == b.ctx.end()) continue;
+            std::map<std::string, double> vars{{"ctx", static_cast<double>(ctx)}, {"original", original}};
+            std::vector<json> configs = b.configs.empty() ? std::vector<json>{json::object()} : b.configs;
+            for (const auto& c : configs) {
+                std::vector<size_t> idx(b.axes.size(), 0);
+                for (;;) {
+                    json raw = c;
+                    for (size_t a = 0; a < b.axes.size(); ++a) raw[b.axes[a].first] = b.axes[a].second[idx[a]];
+                    // Evaluate: numbers first (rules may read factor / original), then lists.
+                    json d = json::object();
+                    std::string prefix = fmt::format("methods[{}].", bi);
+                    if (b.method != "default") d["rope_type"] = b.method;
+                    for (auto& [k, v] : raw.items()) {
+                        Kind kind = param_kinds().at(k);
+                        if (kind == Kind::number_list) continue;
+                        try {
+                            if (kind == Kind::boolean) {
+                                d[k] = v;
+                            } else if (kind == Kind::integer) {
+                                double x = number_or_expr(v, vars);
+                                if (x != std::floor(x) || x < 1)
+                                    throw Error("expected a positive integer, got {} at ctx {}", x, ctx);
+                                d[k] = static_cast<int64_t>(x);
+                            } else {
+                                d[k] = number_or_expr(v, vars);
+                            }
+                        } catch (const Error& e) {
+                            src.fail(b.line, prefix + k, e.what());
+                        }
+                    }
+                    for (auto& [k, v] : raw.items()) {
+                        if (param_kinds().at(k) != Kind::number_list) continue;
+                        try {
+                            if (v.is_string()) d[k] = list_rule(v.get<std::string>(), d, mc);
+                            else {
+                                std::vector<double> xs;
+                                for (auto& n : v) xs.push_back(n.get<double>());
+                                d[k] = xs;
+                            }
+                        } catch (const Error& e) {
+                            src.fail(b.line, prefix + k, e.what());
+                        }
+                    }
+                    add(b.method, b.group, ctx, b.line, b.method == "default" && d.empty() ? json() : d);
+                    // next index, last axis fastest
+                    int a = static_cast<int>(b.axes.size()) - 1;
+                    while (a >= 0 && ++idx[a] == b.axes[a].second.size()) idx[a--] = 0;
+                    if (a < 0) break;
+                }
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace rb::sweep

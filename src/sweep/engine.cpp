@@ -1,0 +1,406 @@
+#include "sweep/engine.h"
+
+#include <fmt/ranges.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "sweep/spec_json.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/log.h"
+
+using nlohmann::json;
+
+namespace rb::sweep {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string fmt_num(const json& v) {
+    if (v.is_number_float()) {
+        double d = v.get<double>();
+        if (d == std::floor(d) && std::fabs(d) < 1e9) return fmt::format("{}", static_cast<int64_t>(d));
+        return fmt::format("{:g}", d);
+    }
+    return v.dump();
+}
+
+// The status display: a redrawn bar on a TTY (with a ticker thread for elapsed time),
+// otherwise one line per finished experiment.
+class Progress {
+public:
+    Progress(int total, int done, int failed, double flops_left, bool tty)
+        : m_total(total), m_done(done), m_failed(failed), m_flops_left(flops_left), m_tty(tty), m_t0(Clock::now()) {
+        if (m_tty) m_ticker = std::thread([this] { tick(); });
+    }
+    ~Progress() {
+        {
+            std::lock_guard<std::mutex> g(m_mu);
+            m_stop = true;
+        }
+        m_cv.notify_all();
+        if (m_ticker.joinable()) m_ticker.join();
+        if (m_tty) std::fputs("\n", stderr);
+    }
+    void start(const std::string& label) {
+        std::lock_guard<std::mutex> g(m_mu);
+        m_current = label;
+        m_cur_t0 = Clock::now();
+        if (m_tty) draw();
+    }
+    void finish(const std::string& label, bool ok, double wall, double flops, int64_t tokens, const std::string& detail) {
+        std::lock_guard<std::mutex> g(m_mu);
+        (ok ? m_done : m_failed)++;
+        m_flops_done += flops;
+        m_flops_left = std::max(0.0, m_flops_left - flops);
+        m_tokens += tokens;
+        m_run_wall += wall;
+        m_current.clear();
+        if (m_tty) {
+            std::fputs("\r\033[K", stderr);
+            if (!ok) std::fprintf(stderr, "failed: %s: %s\n", label.c_str(), detail.c_str());
+            draw();
+        } else {
+            std::fprintf(stderr, "[%d/%d] %s %s %.1fs%s%s\n", m_done + m_failed, m_total, ok ? "done" : "FAILED", label.c_str(), wall,
+                         detail.empty() ? "" : " ", detail.c_str());
+            std::fflush(stderr);
+        }
+    }
+
+private:
+    void tick() {
+        std::unique_lock<std::mutex> g(m_mu);
+        while (!m_stop) {
+            m_cv.wait_for(g, std::chrono::seconds(1));
+            if (!m_stop) draw();
+        }
+    }
+    void draw() {
+        int width = 24;
+        int filled = m_total ? (m_done + m_failed) * width / m_total : width;
+        std::string bar(filled, '#');
+        bar += std::string(width - filled, '-');
+        double el = seconds_since(m_t0);
+        std::string rate = m_run_wall > 0 ? fmt::format("{:.0f} tok/s", m_tokens / m_run_wall) : "- tok/s";
+        std::string eta = m_flops_done > 0 ? human_seconds(m_flops_left / (m_flops_done / std::max(1e-9, m_run_wall))) : "?";
+        std::string cur = m_current.empty() ? "" : fmt::format(" | {} ({})", m_current, human_seconds(seconds_since(m_cur_t0)));
+        if (cur.size() > 70) cur = cur.substr(0, 67) + "...";
+        std::fprintf(stderr, "\r\033[K[%s] %d/%d done, %d failed | %s | ETA %s | %s%s", bar.c_str(), m_done, m_total, m_failed,
+                     rate.c_str(), eta.c_str(), human_seconds(el).c_str(), cur.c_str());
+        std::fflush(stderr);
+    }
+
+    int m_total, m_done, m_failed;
+    double m_flops_left, m_flops_done = 0, m_run_wall = 0;
+    int64_t m_tokens = 0;
+    bool m_tty;
+    Clock::time_point m_t0, m_cur_t0;
+    std::string m_current;
+    std::mutex m_mu;
+    std::condition_variable m_cv;
+    bool m_stop = false;
+    std::thread m_ticker;
+};
+
+std::string short_result(const json& rec) {
+    std::string s;
+    if (!rec.contains("metrics")) return s;
+    const auto& m = rec["metrics"];
+    if (m.contains("ppl") && m["ppl"].contains("ppl") && m["ppl"]["ppl"].is_number())
+        s += fmt::format("ppl={:.4g} ", m["ppl"]["ppl"].get<double>());
+    if (m.contains("passkey") && m["passkey"].contains("accuracy") && m["passkey"]["accuracy"].is_number())
+        s += fmt::format("passkey={:.3g} ", m["passkey"]["accuracy"].get<double>());
+    if (m.contains("longppl") && m["longppl"].contains("longppl") && m["longppl"]["longppl"].is_number())
+        s += fmt::format("longppl={:.4g} ", m["longppl"]["longppl"].get<double>());
+    if (!s.empty()) s.pop_back();
+    return s;
+}
+
+}  // namespace
+
+std::string find_non_finite(const json& j, const std::string& path) {
+    if (j.is_number_float() && !std::isfinite(j.get<double>())) return path.empty() ? "(root)" : path;
+    if (j.is_object()) {
+        for (auto& [k, v] : j.items()) {
+            auto p = find_non_finite(v, path.empty() ? k : path + "." + k);
+            if (!p.empty()) return p;
+        }
+    } else if (j.is_array()) {
+        for (size_t i = 0; i < j.size(); ++i) {
+            auto p = find_non_finite(j[i], fmt::format("{}[{}]", path, i));
+            if (!p.empty()) return p;
+        }
+    }
+    return "";
+}
+
+Shard parse_shard(const std::string& text) {
+    int i = 0, n = 0;
+    char extra = 0;
+    if (std::sscanf(text.c_str(), "%d/%d%c", &i, &n, &extra) != 2 || n < 1 || i < 1 || i > n)
+        throw UsageError("--shard: expected I/N with 1 <= I <= N, got '{}'", text);
+    return Shard{i - 1, n};
+}
+
+std::optional<Shard> shard_from_env() {
+    const char* id = std::getenv("SLURM_ARRAY_TASK_ID");
+    const char* count = std::getenv("SLURM_ARRAY_TASK_COUNT");
+    if (!id || !count) return std::nullopt;
+    const char* min = std::getenv("SLURM_ARRAY_TASK_MIN");
+    char* end = nullptr;
+    long i = std::strtol(id, &end, 10);
+    if (*end) throw UsageError("SLURM_ARRAY_TASK_ID: expected an integer, got '{}'", id);
+    long n = std::strtol(count, &end, 10);
+    if (*end) throw UsageError("SLURM_ARRAY_TASK_COUNT: expected an integer, got '{}'", count);
+    long m = min ? std::strtol(min, nullptr, 10) : 0;
+    if (n < 1 || i - m < 0 || i - m >= n)
+        throw UsageError("SLURM_ARRAY_TASK_ID {} (min {}) is outside 0..SLURM_ARRAY_TASK_COUNT-1 ({})", i, m, n);
+    return Shard{static_cast<int>(i - m), static_cast<int>(n)};
+}
+
+bool in_shard(const std::string& id, const Shard& shard) {
+    if (shard.count <= 1) return true;
+    uint64_t v = std::strtoull(id.substr(0, 15).c_str(), nullptr, 16);
+    return static_cast<int>(v % static_cast<uint64_t>(shard.count)) == shard.index;
+}
+
+std::string experiment_label(const Experiment& e) {
+    std::string s = fmt::format("{} ctx={}", e.method, e.ctx);
+    int lists = 0;
+    if (e.params.is_object())
+        for (auto& [k, v] : e.params.items()) {
+            if (k == "rope_type") continue;
+            if (v.is_array()) {
+                ++lists;
+                continue;
+            }
+            std::string key = k == "original_max_position_embeddings" ? "orig" : k;
+            s += fmt::format(" {}={}", key, fmt_num(v));
+        }
+    if (lists) s += fmt::format(" (+{} list{})", lists, lists > 1 ? "s" : "");
+    return s;
+}
+
+std::vector<Planned> plan_experiments(const SweepConfig& cfg, const std::vector<Experiment>& exps, const Runner& runner,
+                                      const Estimator& est) {
+    std::vector<Planned> out;
+    std::set<std::string> seen;
+    for (const auto& e : exps) {
+        Planned p;
+        p.exp = e;
+        p.estimate = est(e);
+        if (e.invalid.empty()) {
+            try {
+                p.identity = runner.identity(e.spec);
+            } catch (const std::exception& err) {
+                p.identity_error = err.what();
+            }
+        }
+        if (!e.invalid.empty() || !p.identity_error.empty())
+            p.identity = json{{"unresolved_spec", spec_to_json(e.spec)}};  // still stable and unique
+        p.id = sha256_hex(p.identity.dump());
+        if (!seen.insert(p.id).second) {
+            log_warn("{}:{}: experiment '{}' duplicates an earlier one (same identity); kept once", cfg.path, e.line,
+                     experiment_label(e));
+            continue;
+        }
+        out.push_back(std::move(p));
+    }
+    return out;
+}
+
+SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const SweepOptions& opts) {
+    auto t0 = Clock::now();
+    Estimator est(cfg);
+    auto all = plan_experiments(cfg, expand_experiments(cfg), runner, est);
+    std::vector<Planned> mine;
+    for (auto& p : all)
+        if (in_shard(p.id, opts.shard)) mine.push_back(std::move(p));
+
+    Store store(opts.db);
+    store.set_meta("config", cfg.text);
+    store.set_meta("config_path", cfg.path);
+    store.set_meta("tool_version", opts.version);
+    store.set_meta("shard", fmt::format("{}/{}", opts.shard.index + 1, opts.shard.count));
+
+    std::vector<StoreRow> rows;
+    for (const auto& p : mine) {
+        StoreRow r;
+        r.id = p.id;
+        r.method = p.exp.method;
+        r.ctx = p.exp.ctx;
+        r.params = p.exp.params.dump();
+        r.spec = spec_to_json(p.exp.spec).dump();
+        r.identity = p.identity.dump();
+        rows.push_back(std::move(r));
+    }
+    int added = store.add(rows);
+    int stale = store.reset_stale_running();
+    if (stale) log_info("sweep: {} experiment(s) left running by a dead process go back to pending", stale);
+    if (opts.retry_failed) {
+        std::vector<std::string> ids;
+        for (auto& p : mine) ids.push_back(p.id);
+        int n = store.reset_failed(ids);
+        if (n) log_info("sweep: --retry-failed: {} failed experiment(s) back to pending", n);
+    }
+
+    SweepSummary sum;
+    sum.total = static_cast<int>(mine.size());
+    std::vector<const Planned*> todo;
+    double flops_left = 0;
+    int done0 = 0, failed0 = 0;
+    for (const auto& p : mine) {
+        auto row = store.get(p.id);
+        if (row->status == "done") ++done0;
+        else if (row->status == "failed") ++failed0;
+        else if (row->status == "pending") {
+            todo.push_back(&p);
+            flops_left += p.estimate.flops;
+        }
+    }
+    sum.skipped_done = done0;
+    log_info("sweep: {} experiments in {}{}: {} done, {} failed, {} to run ({} new); store {}", sum.total, cfg.path,
+             opts.shard.count > 1 ? fmt::format(" (shard {}/{})", opts.shard.index + 1, opts.shard.count) : "", done0, failed0,
+             todo.size(), added, opts.db);
+
+    std::string worker = opts.worker.empty() ? this_worker() : opts.worker;
+    bool tty = opts.progress == 1 || (opts.progress < 0 && isatty(STDERR_FILENO) && log_level() >= LogLevel::info);
+    {
+        Progress progress(sum.total, done0, failed0, flops_left, tty);
+        for (const Planned* p : todo) {
+            if (!store.claim(p->id, worker)) continue;  // another process on this store took it
+            std::string label = experiment_label(p->exp);
+            ++sum.ran;
+            std::string up_front;
+            if (!p->exp.invalid.empty()) up_front = "invalid rope parameters: " + p->exp.invalid;
+            else if (!p->identity_error.empty()) up_front = p->identity_error;
+            else if (opts.check_memory && est.memory_limit() > 0 && p->estimate.memory > est.memory_limit())
+                up_front = fmt::format("estimated memory {} exceeds the limit {} ({})", human_bytes(p->estimate.memory),
+                                       human_bytes(est.memory_limit()), est.memory_limit_source());
+            if (!up_front.empty()) {
+                store.fail(p->id, up_front, 0, opts.version);
+                progress.finish(label, false, 0, 0, 0, up_front);
+                continue;
+            }
+            progress.start(label);
+            auto t = Clock::now();
+            std::string error;
+            json record;
+            try {
+                record = runner.run(p->exp.spec);
+                auto bad = find_non_finite(record);
+                if (!bad.empty()) error = fmt::format("non-finite value (NaN/inf) in the result at {}", bad);
+            } catch (const std::bad_alloc&) {
+                error = "out of memory (std::bad_alloc)";
+            } catch (const std::exception& e) {
+                error = e.what();
+            }
+            double wall = seconds_since(t);
+            if (error.empty()) {
+                store.finish(p->id, record.dump(), wall, opts.version);
+                int64_t tokens = record.value("tokens_processed", p->estimate.tokens);
+                progress.finish(label, true, wall, p->estimate.flops, tokens, short_result(record));
+            } else {
+                store.fail(p->id, error, wall, opts.version);
+                progress.finish(label, false, wall, p->estimate.flops, 0, error);
+            }
+        }
+    }
+    for (const auto& p : mine) {
+        auto row = store.get(p.id);
+        if (row->status == "done") ++sum.done;
+        else if (row->status == "failed") ++sum.failed;
+    }
+    sum.wall_s = seconds_since(t0);
+    return sum;
+}
+
+int print_dry_run(const SweepConfig& cfg, const std::vector<Experiment>& exps, const Estimator& est, std::FILE* out,
+                  const Shard& shard, const Runner* runner) {
+    std::map<std::string, int> by_method, by_group;
+    std::map<int, int> by_ctx;
+    std::map<std::string, std::map<int, int>> table;
+    std::vector<std::string> method_order;
+    int over = 0, invalid = 0, listed = 0;
+    double flops = 0, seconds = 0;
+    const auto& mc = cfg.model_config;
+    fmt::print(out, "sweep {} (dry run: nothing is loaded or run)\n", cfg.path);
+    fmt::print(out, "model {}{} | geometry from {}: layers {}, heads {}/{}, head_dim {}, hidden {}, trained ctx {}\n", cfg.model,
+               cfg.model_is_hub ? " (hub id)" : "", cfg.geometry_source, mc.num_layers, mc.num_heads, mc.num_kv_heads, mc.head_dim,
+               mc.hidden_size, trained_context(mc));
+    fmt::print(out, "backend {} {} | {:.0f} GFLOP/s ({}) | memory limit {} ({})\n", cfg.backend, cfg.dtype, est.gflops(),
+               est.gflops_source(), human_bytes(est.memory_limit()), est.memory_limit_source());
+    fmt::print(out, "metrics {} | documents {} | params per token {:.4g}\n\n", fmt::join(cfg.metrics, ","), est.documents(),
+               est.params());
+    fmt::print(out, "{:>5}  {:<9} {:<13} {:>6}  {:>9}  {:>10}  {:>9}  {}\n", "#", "group", "method", "ctx", "FLOPs", "memory",
+               "time", "parameters");
+    for (const auto& e : exps) {
+        if (shard.count > 1 && runner) {
+            json id;
+            try {
+                id = e.invalid.empty() ? runner->identity(e.spec) : json{{"unresolved_spec", spec_to_json(e.spec)}};
+            } catch (const std::exception&) {
+                id = json{{"unresolved_spec", spec_to_json(e.spec)}};
+            }
+            if (!in_shard(sha256_hex(id.dump()), shard)) continue;
+        }
+        ++listed;
+        Estimate x = est(e);
+        bool too_big = est.memory_limit() > 0 && x.memory > est.memory_limit();
+        over += too_big;
+        invalid += !e.invalid.empty();
+        flops += x.flops;
+        seconds += x.seconds;
+        if (!by_method.count(e.method)) method_order.push_back(e.method);
+        by_method[e.method]++;
+        by_group[e.group]++;
+        by_ctx[e.ctx]++;
+        table[e.method][e.ctx]++;
+        std::string label = experiment_label(e);
+        std::string params = label.substr(label.find(' ', label.find("ctx=")) == std::string::npos ? label.size()
+                                                                                                     : label.find(' ', label.find("ctx=")) + 1);
+        std::string flag = too_big ? "  [EXCEEDS MEMORY]" : "";
+        if (!e.invalid.empty()) flag += "  [INVALID: " + e.invalid + "]";
+        fmt::print(out, "{:>5}  {:<9} {:<13} {:>6}  {:>9}  {:>10}  {:>9}  {}{}\n", listed, e.group, e.method, e.ctx,
+                   human_flops(x.flops), human_bytes(x.memory), human_seconds(x.seconds), params, flag);
+    }
+    fmt::print(out, "\nexperiments: {}\n", listed);
+    std::string groups;
+    for (auto& [g, n] : by_group) groups += fmt::format("{}{} {}", groups.empty() ? "" : ", ", g, n);
+    fmt::print(out, "per group: {}\n", groups);
+    fmt::print(out, "per method:");
+    for (auto& m : method_order) fmt::print(out, " {} {}", m, by_method[m]);
+    fmt::print(out, "\nper context:");
+    for (int c : cfg.ctx)
+        if (by_ctx.count(c)) fmt::print(out, " {} {}", c, by_ctx[c]);
+    fmt::print(out, "\n\n{:<13}", "method\\ctx");
+    for (int c : cfg.ctx) fmt::print(out, " {:>6}", c);
+    fmt::print(out, " {:>6}\n", "total");
+    for (auto& m : method_order) {
+        fmt::print(out, "{:<13}", m);
+        for (int c : cfg.ctx) fmt::print(out, " {:>6}", table[m][c]);
+        fmt::print(out, " {:>6}\n", by_method[m]);
+    }
+    fmt::print(out, "\ntotal FLOPs {} | estimated time {} at {:.0f} GFLOP/s\n", human_flops(flops), human_seconds(seconds),
+               est.gflops());
+    if (invalid) fmt::print(out, "invalid: {} experiment(s) will be recorded as failed without running\n", invalid);
+    if (over)
+        fmt::print(out, "memory: {} experiment(s) exceed the limit {} and will be recorded as failed\n", over,
+                   human_bytes(est.memory_limit()));
+    else
+        fmt::print(out, "memory: every experiment fits in {}\n", human_bytes(est.memory_limit()));
+    return over;
+}
+
+}  // namespace rb::sweep

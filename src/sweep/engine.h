@@ -1,0 +1,85 @@
+// Running a sweep: identities, sharding, the store, failures, progress.
+//
+// The engine never calls the evaluator directly: it takes a Runner, so the CLI passes
+// rb::eval_identity / rb::run_eval (with one shared ModelCache) and tests pass fakes.
+#pragma once
+#include <cstdio>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sweep/config.h"
+#include "sweep/estimate.h"
+#include "sweep/store.h"
+
+namespace rb::sweep {
+
+struct Runner {
+    /// eval_identity: canonical JSON of everything that determines the result.
+    std::function<nlohmann::json(const EvalSpec&)> identity;
+    /// run_eval: the record; throws on failure (Error, bad_alloc, ...).
+    std::function<nlohmann::json(const EvalSpec&)> run;
+};
+
+/// A deterministic 1/N of the grid: experiment `id` belongs to shard
+/// (first 60 bits of the id as an integer) mod N, so an experiment keeps its shard when the
+/// config grows. `index` is 0-based here; the command line spells it 1-based ("I/N").
+struct Shard {
+    int index = 0;
+    int count = 1;
+};
+/// Parses "I/N" (1 <= I <= N). Throws UsageError naming --shard.
+Shard parse_shard(const std::string& text);
+/// From SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (task ids counted from
+/// SLURM_ARRAY_TASK_MIN, default 0) when both are set; nullopt otherwise.
+std::optional<Shard> shard_from_env();
+bool in_shard(const std::string& id, const Shard& shard);
+
+struct Planned {
+    Experiment exp;
+    nlohmann::json identity;
+    std::string id;             // sha256_hex(identity.dump())
+    std::string identity_error; // eval_identity threw (the experiment is recorded failed)
+    Estimate estimate;
+};
+
+/// Identities and estimates for every experiment (all shards), duplicates removed (a
+/// second experiment with the same identity is dropped with a warning).
+std::vector<Planned> plan_experiments(const SweepConfig& cfg, const std::vector<Experiment>& exps, const Runner& runner,
+                                      const Estimator& est);
+
+struct SweepOptions {
+    std::string db;
+    Shard shard;
+    bool retry_failed = false;
+    std::string version = "unknown";
+    int progress = -1;          // -1 auto (bar when stderr is a TTY), 0 one line per experiment, 1 bar
+    bool check_memory = true;   // fail experiments whose estimate exceeds the memory limit, up front
+    std::string worker;         // "" = host:pid
+};
+
+struct SweepSummary {
+    int total = 0;              // experiments of this config in this shard
+    int ran = 0;                // run (or failed up front) by this invocation
+    int done = 0;               // done at the end (this config's experiments)
+    int failed = 0;
+    int skipped_done = 0;       // already done before this invocation
+    double wall_s = 0;
+};
+
+SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const SweepOptions& opts);
+
+/// The --dry-run listing: experiments, counts per group/method/context, estimates, memory
+/// flags. Returns the number of experiments that exceed the memory limit.
+int print_dry_run(const SweepConfig& cfg, const std::vector<Experiment>& exps, const Estimator& est, std::FILE* out,
+                  const Shard& shard, const Runner* runner);
+
+/// "yarn ctx=4096 factor=4 beta_fast=32 (+2 lists)"
+std::string experiment_label(const Experiment& e);
+
+/// Path of the non-finite number in `j` ("metrics.ppl.ppl"), or "" when all are finite.
+std::string find_non_finite(const nlohmann::json& j, const std::string& path = "");
+
+}  // namespace rb::sweep
