@@ -5,6 +5,7 @@
 #include <set>
 
 #include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace rb {
 
@@ -361,7 +362,8 @@ ModelConfig gguf_model_config(const GgufFile& g) {
     if (c.vocab_size <= 0) key_error(g, "llama.vocab_size", "missing, and no tokenizer.ggml.tokens to count");
     // Scaling keys as llama.cpp's converter writes them; kept in config.json's spelling.
     if (const GgufValue* st = g.find("llama.rope.scaling.type")) {
-        if (st->type != GgufType::string) key_error(g, "llama.rope.scaling.type", "expected a string");
+        if (st->type != GgufType::string || !is_valid_utf8(st->str))
+            key_error(g, "llama.rope.scaling.type", "expected a UTF-8 string");
         if (st->str != "none" && !st->str.empty()) {
             nlohmann::json rs = nlohmann::json::object();
             rs["rope_type"] = st->str;
