@@ -2,7 +2,7 @@
 // throughput for the TinyLlama shapes of a prefill block, and prints each as a % of the peak
 // measured in the same run. Every figure is the median of --reps timed repetitions.
 //
-//   ropebench-bench-kernels [--isa LEVEL] [--threads N] [--reps R] [--rows T] [--only gemm|attn|peak] [--clock wall|cpu]
+//   ropebench-bench-kernels [--isa LEVEL] [--threads N] [--reps R] [--rows T] [--only gemm|attn|peak] [--clock wall|cpu] [--ctx L]
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -89,6 +89,7 @@ struct Shape {
 int main(int argc, char** argv) {
     std::string isa_arg, only;
     int threads = 0, reps = 5, rows = 512;
+    std::vector<int> contexts = {2048, 8192};
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
         auto next = [&]() -> const char* {
@@ -103,9 +104,10 @@ int main(int argc, char** argv) {
         else if (a == "--reps") reps = std::max(1, std::atoi(next()));
         else if (a == "--rows") rows = std::max(1, std::atoi(next()));
         else if (a == "--only") only = next();
+        else if (a == "--ctx") contexts = {std::max(1, std::atoi(next()))};
         else if (a == "--clock") g_use_cpu_clock = std::string(next()) == "cpu";
         else {
-            std::fprintf(stderr, "usage: %s [--isa scalar|avx2|avx512|avx512bf16] [--threads N] [--reps R] [--rows T] [--only gemm|attn|peak] [--clock wall|cpu]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--isa scalar|avx2|avx512|avx512bf16] [--threads N] [--reps R] [--rows T] [--only gemm|attn|peak] [--clock wall|cpu] [--ctx L]\n", argv[0]);
             return 2;
         }
     }
@@ -188,7 +190,7 @@ int main(int argc, char** argv) {
         // window processed in blocks of `rows` queries, as the prefill does. FLOPs counted as
         // 4 * hd * H per (query, visible key) pair: Q·Kᵀ and P·V.
         const int H = 32, KV = 4, hd = 64;
-        for (int ctx : {2048, 8192}) {
+        for (int ctx : contexts) {
             auto kc = random_vec(static_cast<size_t>(KV) * ctx * hd, 3);
             auto vc = random_vec(static_cast<size_t>(KV) * ctx * hd, 4);
             auto q = random_vec(static_cast<size_t>(rows) * H * hd, 5);

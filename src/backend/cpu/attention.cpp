@@ -90,6 +90,7 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
     // head's keys 0 .. pos0+n-1 once per call (cost KV*keys*hd, small next to the n*H*keys*hd
     // of the products) instead of once per query tile.
     const bool want_kt = fn != detail::attention_task_generic;
+    detail::AttnTransposeFn transpose = isa >= Isa::avx512 ? detail::attention_transpose_avx512() : nullptr;
     constexpr int bk = detail::k_attn_tile;
     const int n_keys = pos0 + n, n_ktiles = (n_keys + bk - 1) / bk;
     const size_t kt_head = static_cast<size_t>(n_ktiles) * head_dim * bk;
@@ -102,6 +103,10 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
                 const int t0 = tile * bk, nk = std::min(bk, n_keys - t0);
                 float* dst = ktb + g * kt_head + static_cast<size_t>(tile) * head_dim * bk;
                 const float* src = k_cache + (static_cast<size_t>(g) * cap + t0) * head_dim;
+                if (transpose) {
+                    transpose(src, nk, head_dim, dst);
+                    continue;
+                }
                 for (int j = 0; j < nk; j++)
                     for (int c = 0; c < head_dim; c++) dst[c * bk + j] = src[static_cast<size_t>(j) * head_dim + c];
                 if (nk < bk)

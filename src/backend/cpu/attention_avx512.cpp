@@ -209,8 +209,46 @@ void task(const AttnTask& t) {
     }
 }
 
+// One tile of keys K[nk, hd] (row stride hd) -> Kt[hd][k_bk], zero for keys >= nk: 16x16 blocks
+// transposed in registers (unpack, shuffle, 128-bit lane shuffles).
+void transpose_tile(const float* k, int nk, int hd, float* dst) {
+    for (int cb = 0; cb < hd; cb += 16) {
+        const __mmask16 cm = count_mask(hd - cb);
+        for (int jb = 0; jb < k_bk; jb += 16) {
+            __m512 r[16];
+            for (int i = 0; i < 16; i++)
+                r[i] = jb + i < nk ? _mm512_maskz_loadu_ps(cm, k + static_cast<size_t>(jb + i) * hd + cb) : _mm512_setzero_ps();
+            __m512 t[16], u[16];
+            for (int i = 0; i < 16; i += 2) {
+                t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+                t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+            }
+            // u[4q + c]: per 128-bit lane L, column 4L + c of rows 4q .. 4q+3.
+            for (int q = 0; q < 4; q++) {
+                u[4 * q + 0] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0x44);
+                u[4 * q + 1] = _mm512_shuffle_ps(t[4 * q], t[4 * q + 2], 0xEE);
+                u[4 * q + 2] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0x44);
+                u[4 * q + 3] = _mm512_shuffle_ps(t[4 * q + 1], t[4 * q + 3], 0xEE);
+            }
+            const int cols = std::min(16, hd - cb);
+            for (int c = 0; c < 4; c++) {
+                const __m512 v = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88), v2 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xDD);
+                const __m512 x = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88),
+                             x2 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xDD);
+                const __m512 col[4] = {_mm512_shuffle_f32x4(v, x, 0x88), _mm512_shuffle_f32x4(v2, x2, 0x88),
+                                       _mm512_shuffle_f32x4(v, x, 0xDD), _mm512_shuffle_f32x4(v2, x2, 0xDD)};
+                for (int e = 0; e < 4; e++) {  // column c + 4e of the block
+                    const int cc = c + 4 * e;
+                    if (cc < cols) _mm512_store_ps(dst + static_cast<size_t>(cb + cc) * k_bk + jb, col[e]);
+                }
+            }
+        }
+    }
+}
+
 }  // namespace
 
 AttnFn attention_kernel_avx512() { return task; }
+AttnTransposeFn attention_transpose_avx512() { return transpose_tile; }
 
 }  // namespace rb::cpu::detail

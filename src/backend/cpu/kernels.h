@@ -43,6 +43,16 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
 void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
                int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool);
 
+// ---- GEMM epilogues (gemm_epilogue*.cpp): the elementwise passes after the MLP and LM-head GEMMs,
+// vectorised at AVX-512 with a polynomial exp (relative error < 2e-7), scalar otherwise ----
+
+/// out[n, inter] = silu(gu[i, :inter]) * gu[i, inter:]   (gu [n, 2*inter] gate first; out row stride inter)
+void swiglu(const float* gu, float* out, int n, int inter, ThreadPool& pool);
+/// Row statistics of logits [n, vocab] (row stride ld): lse[i] = log Σ_v exp(l[i][v]) (double),
+/// argmax[i] = index of the largest logit, the first one on ties (argmax may be nullptr).
+/// log p(t) of row i is then l[i][t] - lse[i].
+void logsumexp_rows(const float* logits, int n, int vocab, int ld, double* lse, int* argmax, ThreadPool& pool);
+
 // ---- scalar references (kernels_ref.cpp): the definition of each kernel's result ----
 namespace ref {
 /// y[m, n] = x[m, k] · W[n, k]ᵀ, accumulated in double.
@@ -50,6 +60,10 @@ void gemm(const float* x, int m, int ldx, const float* w, int n, int k, float* y
 /// Plain softmax attention (materialises one row of scores at a time), double accumulation.
 void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
                int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo);
+/// silu in double: out = g / (1 + exp(-g)) * u.
+void swiglu(const float* gu, float* out, int n, int inter);
+/// Max-shifted sum of exp in double.
+void logsumexp_rows(const float* logits, int n, int vocab, int ld, double* lse, int* argmax);
 }  // namespace ref
 
 /// bf16 helpers (round to nearest even), shared by packing and tests.
@@ -121,6 +135,14 @@ constexpr int k_attn_tile = 64;
 using AttnFn = void (*)(const AttnTask& t);
 AttnFn attention_kernel_avx2();
 AttnFn attention_kernel_avx512();
+/// Transposes one tile of keys K[nk, hd] (row stride hd, nk <= k_attn_tile) into
+/// dst [hd][k_attn_tile] (64-byte aligned), zero for keys >= nk.
+using AttnTransposeFn = void (*)(const float* k, int nk, int hd, float* dst);
+AttnTransposeFn attention_transpose_avx512();
+
+// Epilogue rows (gemm_epilogue_avx512.cpp); rows [b, e).
+void swiglu_rows_avx512(const float* gu, float* out, size_t b, size_t e, int inter);
+void logsumexp_rows_avx512(const float* logits, size_t b, size_t e, int vocab, int ld, double* lse, int* argmax);
 void attention_task_generic(const AttnTask& t);
 
 }  // namespace detail

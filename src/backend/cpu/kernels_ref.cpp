@@ -66,5 +66,26 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
     }
 }
 
+void swiglu(const float* gu, float* out, int n, int inter) {
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < inter; c++) {
+            const double g = gu[static_cast<size_t>(i) * 2 * inter + c], u = gu[static_cast<size_t>(i) * 2 * inter + inter + c];
+            out[static_cast<size_t>(i) * inter + c] = static_cast<float>(g / (1.0 + std::exp(-g)) * u);
+        }
+}
+
+void logsumexp_rows(const float* logits, int n, int vocab, int ld, double* lse, int* argmax) {
+    for (int i = 0; i < n; i++) {
+        const float* l = logits + static_cast<size_t>(i) * ld;
+        int am = 0;
+        for (int v = 1; v < vocab; v++)
+            if (l[v] > l[am]) am = v;
+        double sum = 0;
+        for (int v = 0; v < vocab; v++) sum += std::exp(static_cast<double>(l[v]) - l[am]);
+        lse[i] = l[am] + std::log(sum);
+        if (argmax) argmax[i] = am;
+    }
+}
+
 }  // namespace ref
 }  // namespace rb::cpu

@@ -238,5 +238,51 @@ TEST(Attention, SameBitsForAnyThreadCount) {
     }
 }
 
+// silu·u against the double reference: the polynomial exp (< 2e-7 relative) and one f32 division
+// and multiplication give a few ulp of relative error; gates span [-30, 30] so both tails run.
+TEST(Epilogue, SwigluMatchesReferenceAtEveryLevel) {
+    for (Isa isa : supported_levels()) {
+        IsaGuard g(isa);
+        for (int inter : {1, 15, 16, 37, 300}) {
+            const int n = 5;
+            auto gu = random_vec(static_cast<size_t>(n) * 2 * inter, 60 + inter, -30.f, 30.f);
+            gu[0] = -95.f;  // e^-g overflows to inf: silu = -0
+            std::vector<float> out(static_cast<size_t>(n) * inter), ref(out.size());
+            ThreadPool pool(2);
+            swiglu(gu.data(), out.data(), n, inter, pool);
+            ref::swiglu(gu.data(), ref.data(), n, inter);
+            for (size_t i = 0; i < out.size(); i++)
+                ASSERT_LE(std::fabs(static_cast<double>(out[i]) - ref[i]), 1e-30 + 1e-6 * std::fabs(ref[i]))
+                    << isa_name(isa) << " inter=" << inter << " at " << i << ": got " << out[i] << " want " << ref[i];
+        }
+    }
+}
+
+// log-sum-exp over up to 32000 logits: exp terms with < 2e-7 relative error, summed in f32 lanes
+// of <= 64 terms each before double accumulation (relative error < 64*6e-8 ~ 4e-6 worst case),
+// so |lse error| < 1e-5; argmax must match exactly (first index on ties).
+TEST(Epilogue, LogSumExpMatchesReferenceAtEveryLevel) {
+    for (Isa isa : supported_levels()) {
+        IsaGuard g(isa);
+        for (int vocab : {1, 7, 16, 33, 1000, 32000}) {
+            const int n = 3, ld = vocab + 3;
+            auto l = random_vec(static_cast<size_t>(n) * ld, 70 + vocab, -20.f, 20.f);
+            if (vocab > 20) {
+                l[static_cast<size_t>(1) * ld + 5] = 40.f;  // tie: the first index wins
+                l[static_cast<size_t>(1) * ld + 17] = 40.f;
+            }
+            std::vector<double> lse(n), ref_lse(n);
+            std::vector<int> am(n), ref_am(n);
+            ThreadPool pool(2);
+            logsumexp_rows(l.data(), n, vocab, ld, lse.data(), am.data(), pool);
+            ref::logsumexp_rows(l.data(), n, vocab, ld, ref_lse.data(), ref_am.data());
+            for (int i = 0; i < n; i++) {
+                EXPECT_NEAR(lse[i], ref_lse[i], 1e-5) << isa_name(isa) << " vocab=" << vocab << " row " << i;
+                EXPECT_EQ(am[i], ref_am[i]) << isa_name(isa) << " vocab=" << vocab << " row " << i;
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace rb::cpu
