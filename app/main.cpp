@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "util/version.h"
 #include "command.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
     using namespace rb::app;
     CLI::App app{"ropebench: how RoPE context-extension methods hold up past the trained context"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string(ROPEBENCH_VERSION) + " (" + ROPEBENCH_GIT + ")");
+    app.set_version_flag("--version", std::string(ROPEBENCH_VERSION) + " (" + rb::git_describe() + ")");
     bool quiet = false, verbose = false;
     app.add_flag("-q,--quiet", quiet, "only errors on stderr");
     app.add_flag("-v,--verbose", verbose, "debug output on stderr");
