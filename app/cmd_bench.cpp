@@ -1,0 +1,173 @@
+// ropebench bench MODEL: prefill throughput on the perplexity workload (every position's
+// log-prob), per-stage breakdown against a peak measured in the same run, greedy decode
+// speed and peak memory. Random token ids: no tokenizer needed (random-weights models).
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/peak.h"
+#include "command.h"
+#include "model/llama.h"
+#include "util/error.h"
+
+namespace rb::app {
+namespace {
+
+struct BenchArgs {
+    ModelOptions m;
+    std::vector<int> ctx{512, 2048, 8192};
+    int runs = 3;
+    int decode = 32;
+    int decode_prompt = 2048;
+    std::string isa;
+    bool json = false;
+};
+
+struct Flops {
+    double proj = 0, attn = 0, mlp = 0, head = 0;
+    double total() const { return proj + attn + mlp + head; }
+};
+
+// FLOPs of one prefill of L tokens (multiply-add = 2). Attention is causal: query i sees
+// i+1 keys, for QKᵀ and PV each 2·hd FLOPs per (query, key, head).
+Flops count_flops(const ModelConfig& c, double L) {
+    const double hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads, D = c.hidden_size,
+                 I = c.intermediate_size, layers = c.num_layers;
+    Flops f;
+    f.proj = layers * 2 * L * (D * (H + 2 * KV) * hd + H * hd * D);
+    f.attn = layers * 2 * 2 * hd * H * (L * (L + 1) / 2);
+    f.mlp = layers * 2 * L * (D * 2 * I + I * D);
+    f.head = 2 * L * c.vocab_size * D;
+    return f;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
+}
+
+double peak_rss_gib() {
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0 / 1024.0;
+}
+
+CommandRegistrar reg("bench", 90, [](CLI::App& app) -> std::function<int()> {
+    auto a = std::make_shared<BenchArgs>();
+    auto* sub = app.add_subcommand("bench", "prefill/decode throughput, GFLOP/s and % of measured peak");
+    add_model_options(sub, a->m);
+    sub->add_option("--ctx", a->ctx, "window lengths (default 512 2048 8192)")->delimiter(',');
+    sub->add_option("--runs", a->runs, "runs per length (median reported)")->check(CLI::PositiveNumber);
+    sub->add_option("--decode", a->decode, "greedy decode steps after a prompt (0 = skip)");
+    sub->add_option("--decode-prompt", a->decode_prompt, "prompt length before decoding");
+    sub->add_option("--isa", a->isa, "cap the kernels' instruction set: avx512bf16 avx512 avx2 scalar");
+    sub->add_flag("--json", a->json, "print one JSON object");
+    return [a]() {
+        apply_threads(a->m);
+        auto ckpt = Checkpoint::open(a->m.model);
+        const ModelConfig& c = ckpt->config();
+        LoadOptions lo = load_options(a->m);
+        lo.backend.isa = a->isa;
+        auto be = backend::make_backend(lo.backend);
+        auto t_load = std::chrono::steady_clock::now();
+        LlamaModel model(*ckpt, *be, lo.wtype);
+        double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+        RopeConfig rope = resolve_rope(c, a->m.rope_scaling, a->m.rope_theta);
+        const char* width = "";
+        double peak = cpu::measure_fma_peak_gflops(be->threads(), 0.5, &width);
+        fmt::print(stderr, "model {}: {} layers, hidden {}, {:.3f} B params, weights {} ({:.2f} GiB), load {:.1f} s\n",
+                   a->m.model, c.num_layers, c.hidden_size, model.parameter_count() / 1e9, a->m.dtype,
+                   model.weight_bytes() / double(1 << 30), load_s);
+        fmt::print(stderr, "threads {}, kernels {}, measured FMA peak {:.0f} GFLOP/s ({})\n", be->threads(),
+                   cpu::isa_name(cpu::active_isa()), peak, width);
+        nlohmann::json out = {{"model", a->m.model},
+                              {"dtype", a->m.dtype},
+                              {"threads", be->threads()},
+                              {"isa", cpu::isa_name(cpu::active_isa())},
+                              {"peak_gflops", peak},
+                              {"peak_width", width},
+                              {"params", model.parameter_count()},
+                              {"prefill", nlohmann::json::array()}};
+        std::mt19937 rng(42);
+        std::uniform_int_distribution<int> tokd(3, c.vocab_size - 1);
+        if (!a->json)
+            fmt::print("{:>6} {:>9} {:>8} {:>8} {:>6} | {:>13} {:>13} {:>13} {:>13}\n", "ctx", "tok/s", "s/window",
+                       "GFLOP/s", "%peak", "proj", "attention", "mlp", "lm_head");
+        for (int L : a->ctx) {
+            std::vector<int> toks(L), tg(L);
+            for (auto& t : toks) t = tokd(rng);
+            for (int i = 0; i < L; i++) tg[i] = i + 1 < L ? toks[i + 1] : -1;
+            std::vector<double> lp(L), secs;
+            ForwardStats sum;
+            for (int r = 0; r < a->runs; r++) {
+                auto s = model.new_session(L, rope);
+                model.stats() = {};
+                auto t0 = std::chrono::steady_clock::now();
+                model.forward(*s, toks.data(), L, tg.data(), lp.data(), nullptr, nullptr);
+                secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+                for (double v : lp)
+                    if (!std::isfinite(v)) throw Error("bench: non-finite log-probability at ctx {}", L);
+                ForwardStats& st = model.stats();
+                sum.projections += st.projections / a->runs;
+                sum.attention += st.attention / a->runs;
+                sum.mlp += st.mlp / a->runs;
+                sum.lm_head += st.lm_head / a->runs;
+            }
+            double med = median(secs);
+            Flops f = count_flops(c, L);
+            double gf = f.total() / med / 1e9;
+            auto pct = [&](double flops, double s) { return s > 0 ? 100.0 * flops / s / 1e9 / peak : 0.0; };
+            nlohmann::json row = {{"ctx", L},
+                                  {"runs_s", secs},
+                                  {"median_s", med},
+                                  {"tokens_per_s", L / med},
+                                  {"gflops", gf},
+                                  {"pct_peak", 100 * gf / peak},
+                                  {"tflop_per_window", f.total() / 1e12},
+                                  {"stages",
+                                   {{"projections", {{"s", sum.projections}, {"pct_peak", pct(f.proj, sum.projections)}}},
+                                    {"attention", {{"s", sum.attention}, {"pct_peak", pct(f.attn, sum.attention)}}},
+                                    {"mlp", {{"s", sum.mlp}, {"pct_peak", pct(f.mlp, sum.mlp)}}},
+                                    {"lm_head", {{"s", sum.lm_head}, {"pct_peak", pct(f.head, sum.lm_head)}}}}}};
+            out["prefill"].push_back(row);
+            if (!a->json)
+                fmt::print("{:>6} {:>9.1f} {:>8.2f} {:>8.0f} {:>5.0f}% | {:>5.2f}s {:>4.0f}%  {:>5.2f}s {:>4.0f}%  "
+                           "{:>5.2f}s {:>4.0f}%  {:>5.2f}s {:>4.0f}%\n",
+                           L, L / med, med, gf, 100 * gf / peak, sum.projections, pct(f.proj, sum.projections),
+                           sum.attention, pct(f.attn, sum.attention), sum.mlp, pct(f.mlp, sum.mlp), sum.lm_head,
+                           pct(f.head, sum.lm_head));
+            std::fflush(stdout);
+        }
+        if (a->decode > 0) {
+            int P = a->decode_prompt;
+            std::vector<int> prompt(P);
+            for (auto& t : prompt) t = tokd(rng);
+            auto s = model.new_session(P + a->decode + 1, rope);
+            std::vector<int> am(P);
+            model.forward(*s, prompt.data(), P, nullptr, nullptr, am.data(), nullptr);
+            int next = am.back();
+            auto t0 = std::chrono::steady_clock::now();
+            for (int i = 0; i < a->decode; i++) {
+                int o = 0;
+                model.forward(*s, &next, 1, nullptr, nullptr, &o, nullptr);
+                next = o;
+            }
+            double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            out["decode"] = {{"prompt", P}, {"steps", a->decode}, {"tokens_per_s", a->decode / el}};
+            if (!a->json) fmt::print("decode after a {}-token prompt: {:.1f} tokens/s\n", P, a->decode / el);
+        }
+        out["peak_rss_gib"] = peak_rss_gib();
+        if (a->json)
+            print_json(out);
+        else
+            fmt::print("peak RSS {:.2f} GiB\n", peak_rss_gib());
+        return 0;
+    };
+});
+
+}  // namespace
+}  // namespace rb::app
