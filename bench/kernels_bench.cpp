@@ -160,7 +160,7 @@ int main(int argc, char** argv) {
                 w.clear();
                 w.shrink_to_fit();
                 for (int m : {rows, 32, 1}) {
-                    if (m == 32 && std::strcmp(s.name, "lm_head") != 0) continue;
+                    if (m == 32 && (rows == 32 || std::strcmp(s.name, "lm_head") != 0)) continue;
                     const int r = m == 1 ? std::max(reps, 5) : reps;
                     double t = median_time(r, [&] { cpu::gemm(x.data(), m, s.k, *packed, y.data(), s.n, pool); });
                     const double flops = 2.0 * m * s.n * s.k;

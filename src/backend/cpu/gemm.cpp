@@ -170,12 +170,17 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
     static thread_local Scratch scratch;
     auto* a_buf = static_cast<float*>(scratch.get(a_stride * n_mp * 4));
 
-    pool.parallel_for(static_cast<size_t>(n_mp), [&](size_t b, size_t e) {
+    auto pack = [&](size_t b, size_t e) {
         for (size_t ip = b; ip < e; ip++) {
             int r0 = row0(static_cast<int>(ip)), r1 = row0(static_cast<int>(ip) + 1);
             kern.pack_a(x + static_cast<size_t>(r0) * ldx, r1 - r0, ldx, k, kp, a_buf + ip * a_stride);
         }
-    });
+    };
+    // Few rows (decoding): packing is tiny, skip one wake-up of the pool.
+    if (n_mp <= 2)
+        pack(0, n_mp);
+    else
+        pool.parallel_for(static_cast<size_t>(n_mp), pack);
 
     const int n_panels = (n + k_nr - 1) / k_nr;
     const size_t pbytes = panel_bytes(w);
