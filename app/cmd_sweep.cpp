@@ -1,0 +1,126 @@
+// ropebench sweep CONFIG.toml: runs a grid of eval experiments into a SQLite store
+// (docs/sweep.md), resuming where a previous run stopped.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "util/version.h"
+#include "command.h"
+#include "eval/eval.h"
+#include "formats/checkpoint.h"
+#include "sweep/config.h"
+#include "sweep/engine.h"
+#include "sweep/estimate.h"
+#include "sweep/spec_json.h"
+#include "util/error.h"
+#include "util/hash.h"
+#include "util/log.h"
+#include "util/thread_pool.h"
+
+namespace rb::app {
+namespace {
+
+struct SweepArgs {
+    std::string config;
+    std::string db;
+    std::string shard;
+    bool dry_run = false;
+    bool retry_failed = false;
+    std::string progress = "auto";
+    double gflops = 0;
+    bool no_memory_check = false;
+    int fake_eval_ms = -1;  // test hook (docs/sweep.md): a deterministic stand-in for run_eval
+};
+
+// Test hook: identity = the spec, record = numbers derived from the identity's hash, after
+// sleeping `ms` milliseconds. Exercises the store, resume and sharding without a model.
+sweep::Runner fake_runner(int ms) {
+    sweep::Runner r;
+    r.identity = [](const EvalSpec& s) { return nlohmann::json{{"fake_eval", sweep::spec_to_json(s)}}; };
+    r.run = [ms](const EvalSpec& s) {
+        auto t0 = std::chrono::steady_clock::now();
+        if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        std::string h = sha256_hex(nlohmann::json{{"fake_eval", sweep::spec_to_json(s)}}.dump());
+        double v = 1.0 + static_cast<double>(std::stoull(h.substr(0, 12), nullptr, 16) % 100000) / 1000.0;
+        double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return nlohmann::json{{"schema", "ropebench.eval/1"},
+                              {"fake", true},
+                              {"ctx", s.ctx},
+                              {"rope", {{"given", s.model.rope_scaling}}},
+                              {"metrics", {{"ppl", {{"ppl", v}, {"tokens_scored", s.ctx - 1}, {"wall_s", wall}}}}},
+                              {"tokens_processed", s.ctx},
+                              {"wall_s", wall}};
+    };
+    return r;
+}
+
+std::string default_db(const std::string& config) {
+    std::filesystem::path p(config);
+    p.replace_extension(".db");
+    return p.string();
+}
+
+CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
+    auto a = std::make_shared<SweepArgs>();
+    auto* sub = app.add_subcommand("sweep", "run a grid of experiments from a TOML config into a SQLite store (resumable)");
+    sub->add_option("CONFIG", a->config, "sweep config (.toml), see docs/sweep.md")->required();
+    sub->add_option("--db", a->db, "store file (default: the config's path with .db)");
+    sub->add_option("--shard", a->shard, "run only shard I of N (1-based, e.g. 2/4); default from SLURM_ARRAY_TASK_ID/COUNT");
+    sub->add_flag("--dry-run", a->dry_run, "list experiments, counts and estimates; load and run nothing");
+    sub->add_flag("--retry-failed", a->retry_failed, "run failed experiments again");
+    sub->add_option("--progress", a->progress, "auto (bar on a terminal), bar, lines")
+        ->check(CLI::IsMember({"auto", "bar", "lines"}));
+    sub->add_option("--gflops", a->gflops, "throughput for time estimates (overrides [sweep] gflops)")
+        ->check(CLI::PositiveNumber);
+    sub->add_flag("--no-memory-check", a->no_memory_check, "run experiments even when their memory estimate exceeds the limit");
+    sub->add_option("--fake-eval-ms", a->fake_eval_ms, "")->group("");  // hidden test hook
+    return [a]() {
+        sweep::SweepConfig cfg = sweep::load_sweep_config(a->config);
+        if (a->gflops > 0) cfg.gflops = a->gflops;
+        sweep::Shard shard;
+        if (!a->shard.empty()) shard = sweep::parse_shard(a->shard);
+        else if (auto s = sweep::shard_from_env()) shard = *s;
+
+        ModelCache cache;
+        sweep::Runner runner;
+        if (a->fake_eval_ms >= 0) {
+            runner = fake_runner(a->fake_eval_ms);
+        } else {
+            runner.identity = [](const EvalSpec& s) { return eval_identity(s); };
+            runner.run = [&cache](const EvalSpec& s) { return run_eval(s, cache); };
+        }
+
+        if (a->dry_run) {
+            sweep::Estimator est(cfg);
+            auto exps = sweep::expand_experiments(cfg);
+            sweep::print_dry_run(cfg, exps, est, stdout, shard, &runner);
+            return 0;
+        }
+        ThreadPool::set_default_threads(cfg.threads);
+        if (a->fake_eval_ms < 0 && cfg.model_is_hub) {
+            try {
+                Checkpoint::open(cfg.model);
+            } catch (const Error& e) {
+                throw Error("{}: model.path: '{}' is a hub id that is not available locally ({}); dry runs work without it",
+                            cfg.path, cfg.model, e.what());
+            }
+        }
+        sweep::SweepOptions opts;
+        opts.db = a->db.empty() ? default_db(a->config) : a->db;
+        opts.shard = shard;
+        opts.retry_failed = a->retry_failed;
+        opts.version = fmt::format("{} ({})", ROPEBENCH_VERSION, rb::git_describe());
+        opts.progress = a->progress == "bar" ? 1 : a->progress == "lines" ? 0 : -1;
+        opts.check_memory = !a->no_memory_check;
+        auto sum = sweep::run_sweep(cfg, runner, opts);
+        fmt::print(stderr, "sweep: {} experiments: {} done, {} failed ({} run now, {} were already done) in {}; store {}\n",
+                   sum.total, sum.done, sum.failed, sum.ran, sum.skipped_done, sweep::human_seconds(sum.wall_s), opts.db);
+        return 0;
+    };
+});
+
+}  // namespace
+}  // namespace rb::app
