@@ -29,7 +29,7 @@ struct LongPplSpec {
     int stride = 512;                // d
     double alpha = 2.0;
     double beta = -2.0;              // full-context loss < -beta
-    std::string cache_dir;           // key-set cache ("" = default under $XDG_CACHE_HOME/ropebench)
+    std::string cache_dir;           // key-set cache ("" = default_longppl_cache_dir(); "-" = no cache)
     bool allow_self_evaluator = false;
 };
 
@@ -47,10 +47,21 @@ struct EvalSpec {
     uint64_t seed = 1234;
 };
 
+/// $XDG_CACHE_HOME/ropebench/longppl, else $HOME/.cache/ropebench/longppl, else
+/// /tmp/ropebench-cache/longppl.
+std::string default_longppl_cache_dir();
+
+/// Identity of a checkpoint without loading weights: {"config_hash" (sha256 of
+/// config.json's bytes for folders, of the canonical JSON of the parsed model fields for
+/// GGUF), "weights" (sha256 over each weight file's name, size and first/last MiB),
+/// "tokenizer" (Tokenizer::identity()), "dtype"}. Paths are not part of it.
+nlohmann::json model_identity(const LoadOptions& opts);
+
 /// Models stay loaded across evaluations that share (path, dtype, backend, threads):
 /// RoPE is per session, so a sweep over rope configs loads each checkpoint once.
 class ModelCache {
 public:
+    /// The loaded checkpoint; its `rope`/`rope_given` are re-resolved for opts on every call.
     LoadedModel& get(const LoadOptions& opts);
     void clear() { m_models.clear(); }
 
@@ -65,6 +76,8 @@ using EvalProgress = std::function<void(const std::string& metric, int64_t done,
 /// rope config, ctx, metric settings, data identity, seed) — hashed to key the store.
 /// Cheap: hashes files, does not load weights.
 nlohmann::json eval_identity(const EvalSpec& spec);
+/// sha256 of eval_identity(spec).dump() (sorted keys, no whitespace).
+std::string eval_identity_hash(const EvalSpec& spec);
 
 /// Runs the metrics and returns the record. Throws Error on bad input; failures inside a
 /// metric (NaN, out of memory) throw too — the caller records them.

@@ -1,0 +1,181 @@
+#include "eval/passkey.h"
+
+#include <cctype>
+#include <cmath>
+
+#include "util/error.h"
+#include "util/log.h"
+
+namespace rb {
+namespace {
+
+const char* k_task =
+    "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
+    "I will quiz you about the important information there.";
+const char* k_question = "What is the pass key? The pass key is";
+
+uint64_t splitmix64(uint64_t& x) {
+    uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+std::string join_sentences(const std::vector<std::string>& filler, int from, int to) {
+    std::string s;
+    for (int i = from; i < to; i++) {
+        if (i > from) s += ' ';
+        s += filler[static_cast<size_t>(i) % filler.size()];
+    }
+    return s;
+}
+
+}  // namespace
+
+const std::vector<std::string>& passkey_filler_sentences() {
+    static const std::vector<std::string> s = {"The grass is green.", "The sky is blue.", "The sun is yellow.",
+                                               "Here we go.", "There and back again."};
+    return s;
+}
+
+std::vector<std::string> split_sentences(const std::string& text, const std::string& source) {
+    std::vector<std::string> out;
+    std::string cur;
+    bool pending_space = false;
+    for (size_t i = 0; i < text.size(); i++) {
+        char c = text[i];
+        if (std::isspace(static_cast<unsigned char>(c))) {
+            if (!cur.empty()) pending_space = true;
+            continue;
+        }
+        if (pending_space) cur += ' ';
+        pending_space = false;
+        cur += c;
+        bool end = (c == '.' || c == '!' || c == '?') &&
+                   (i + 1 == text.size() || std::isspace(static_cast<unsigned char>(text[i + 1])));
+        if (end) {
+            out.push_back(cur);
+            cur.clear();
+        }
+    }
+    if (out.empty()) throw Error("{}: no sentences (text ending in '.', '!' or '?') for the passkey haystack", source);
+    return out;
+}
+
+std::string passkey_key(uint64_t seed, int ctx, double depth, int trial) {
+    uint64_t x = seed;
+    uint64_t h = splitmix64(x);
+    x = h ^ static_cast<uint64_t>(ctx);
+    h = splitmix64(x);
+    x = h ^ static_cast<uint64_t>(std::llround(depth * 1e6));
+    h = splitmix64(x);
+    x = h ^ static_cast<uint64_t>(trial);
+    h = splitmix64(x);
+    return std::to_string(10000 + h % 90000);
+}
+
+PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, int trial, uint64_t seed,
+                                  int max_new_tokens, const std::vector<std::string>& filler) {
+    RB_CHECK(!filler.empty());
+    if (!(depth >= 0 && depth <= 1)) throw UsageError("--depths: each depth must be in [0, 1], got {}", depth);
+    PasskeyPrompt p;
+    p.depth = depth;
+    p.trial = trial;
+    p.key = passkey_key(seed, ctx, depth, trial);
+    const std::string needle = "The pass key is " + p.key + ". Remember it. " + p.key + " is the pass key.";
+    const int budget = ctx - max_new_tokens;
+    auto build = [&](int n, int* k, size_t* needle_off) {
+        *k = static_cast<int>(std::llround(depth * n));
+        std::string prefix = join_sentences(filler, 0, *k);
+        std::string t = std::string(k_task) + "\n" + prefix + "\n";
+        *needle_off = t.size();
+        t += needle + "\n" + join_sentences(filler, *k, n) + "\n" + k_question;
+        return t;
+    };
+    auto count = [&](int n) {
+        int k;
+        size_t off;
+        return 1 + static_cast<int>(tok.encode(build(n, &k, &off)).size());
+    };
+    if (count(0) > budget)
+        throw Error("--ctx: {} is too short for a passkey prompt: the prompt without filler has {} tokens + {} new tokens",
+                    ctx, count(0), max_new_tokens);
+    // Largest n with count(n) <= budget (token count grows with n): bracket by doubling, then bisect.
+    int lo = 0, hi = 1;
+    while (count(hi) <= budget) {
+        lo = hi;
+        hi *= 2;
+        RB_CHECK(hi <= 4 * ctx + 64, "filler sentences add no tokens");
+    }
+    while (hi - lo > 1) {
+        int mid = lo + (hi - lo) / 2;
+        (count(mid) <= budget ? lo : hi) = mid;
+    }
+    size_t off = 0;
+    p.sentences = lo;
+    p.text = build(lo, &p.needle_sentence, &off);
+    auto spans = tok.encode_with_spans(p.text);
+    p.tokens.reserve(spans.size() + 1);
+    p.tokens.push_back(tok.bos_id());
+    p.needle_token = -1;
+    for (size_t j = 0; j < spans.size(); j++) {
+        p.tokens.push_back(spans[j].id);
+        if (p.needle_token < 0 && spans[j].end > off) p.needle_token = static_cast<int>(j) + 1;
+    }
+    RB_CHECK(p.needle_token > 0, "needle not found in the passkey prompt");
+    RB_CHECK(static_cast<int>(p.tokens.size()) <= budget);
+    return p;
+}
+
+bool passkey_correct(const std::string& output, const std::string& key) {
+    size_t i = 0;
+    while (i < output.size() && !std::isdigit(static_cast<unsigned char>(output[i]))) i++;
+    if (i == output.size()) return false;
+    size_t j = i;
+    while (j < output.size() && std::isdigit(static_cast<unsigned char>(output[j]))) j++;
+    auto strip = [](std::string s) {
+        size_t z = s.find_first_not_of('0');
+        return z == std::string::npos ? std::string("0") : s.substr(z);
+    };
+    return strip(output.substr(i, j - i)) == strip(key);
+}
+
+PasskeyResult run_passkey(LanguageModel& lm, const Tokenizer& tok, int ctx, const std::vector<double>& depths,
+                          int trials, uint64_t seed, int max_new_tokens, const std::vector<std::string>& filler,
+                          const std::function<void(int64_t, int64_t)>& progress) {
+    if (depths.empty()) throw UsageError("--depths: at least one depth is needed");
+    if (trials < 1) throw UsageError("--trials: must be at least 1, got {}", trials);
+    if (max_new_tokens < 1) throw UsageError("--max-new-tokens: must be at least 1, got {}", max_new_tokens);
+    PasskeyResult r;
+    r.ctx = ctx;
+    const int64_t total = static_cast<int64_t>(depths.size()) * trials;
+    int64_t done = 0;
+    for (double depth : depths) {
+        PasskeyDepth pd;
+        pd.depth = depth;
+        for (int t = 0; t < trials; t++) {
+            PasskeyPrompt p = make_passkey_prompt(tok, ctx, depth, t, seed, max_new_tokens, filler);
+            std::vector<int> out = lm.generate(p.tokens, max_new_tokens);
+            PasskeyTrial tr;
+            tr.depth = depth;
+            tr.trial = t;
+            tr.key = p.key;
+            tr.prompt_tokens = static_cast<int>(p.tokens.size());
+            tr.needle_token = p.needle_token;
+            tr.sentences = p.sentences;
+            tr.needle_sentence = p.needle_sentence;
+            tr.output = tok.decode(out);
+            tr.correct = passkey_correct(tr.output, p.key);
+            pd.trials++;
+            pd.correct += tr.correct;
+            r.trials.push_back(std::move(tr));
+            if (progress) progress(++done, total);
+        }
+        r.n_trials += pd.trials;
+        r.n_correct += pd.correct;
+        r.per_depth.push_back(pd);
+    }
+    return r;
+}
+
+}  // namespace rb

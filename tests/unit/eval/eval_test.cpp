@@ -1,0 +1,125 @@
+// run_eval / eval_identity / ModelCache on the small real checkpoints.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/test_util.h"
+#include "eval/eval.h"
+#include "util/error.h"
+
+using namespace rb;
+
+namespace {
+
+EvalSpec small_spec() {
+    EvalSpec s;
+    s.model.path = test::shared_path("data/models/llama2xs-tok512-ctx256");
+    s.ctx = 256;
+    s.metrics = {"ppl", "passkey", "longppl"};
+    s.texts = {test::shared_path("data/text/tinystories_valid_sample.txt")};
+    s.split = true;
+    s.max_docs = 3;
+    s.bootstrap_resamples = 200;
+    s.passkey.depths = {0, 1};
+    s.passkey.trials = 1;
+    s.longppl.evaluator.path = test::shared_path("data/models/babyllama-tok105-ctx256");
+    s.longppl.short_window = 16;
+    s.longppl.stride = 8;
+    s.longppl.cache_dir = "-";
+    return s;
+}
+
+}  // namespace
+
+TEST(EvalIdentity, StableAndSensitive) {
+    EvalSpec s = small_spec();
+    const auto a = eval_identity(s);
+    EXPECT_EQ(a, eval_identity(s));
+    EXPECT_EQ(eval_identity_hash(s).size(), 64u);
+    EXPECT_FALSE(a["model"].contains("path"));  // identity is content, not location
+    EvalSpec t = s;
+    t.model.rope_scaling = R"({"rope_type":"linear","factor":2})";
+    EvalSpec u = s;
+    u.model.rope_scaling = R"({"type":"linear","factor":2.0})";
+    EXPECT_NE(eval_identity_hash(t), eval_identity_hash(s));
+    EXPECT_EQ(eval_identity_hash(t), eval_identity_hash(u));  // two spellings, one config
+    EvalSpec v = s;
+    v.ctx = 512;
+    EXPECT_NE(eval_identity_hash(v), eval_identity_hash(s));
+    EvalSpec w = s;
+    w.longppl.short_window = 32;
+    EXPECT_NE(eval_identity_hash(w), eval_identity_hash(s));
+    EvalSpec x = s;
+    x.metrics = {"passkey", "ppl", "longppl", "ppl"};  // order and repeats do not matter
+    EXPECT_EQ(eval_identity_hash(x), eval_identity_hash(s));
+    EvalSpec y = s;
+    y.texts = {test::shared_path("data/text/pg84_frankenstein.txt")};
+    EXPECT_NE(eval_identity_hash(y), eval_identity_hash(s));
+    EvalSpec z = s;
+    z.metrics = {"ppl", "pass"};
+    EXPECT_THROW(eval_identity(z), UsageError);
+}
+
+TEST(RunEval, SmallRecordIsConsistent) {
+    EvalSpec s = small_spec();
+    ModelCache cache;
+    auto rec = run_eval(s, cache);
+    EXPECT_EQ(rec["schema"], "ropebench.eval/1");
+    EXPECT_EQ(rec["ctx"], 256);
+    EXPECT_EQ(rec["identity"], eval_identity_hash(s));
+    const auto& p = rec["metrics"]["ppl"];
+    EXPECT_EQ(p["documents_used"], 3);
+    EXPECT_EQ(p["tokens_scored"], 3 * 255);
+    EXPECT_EQ(p["split"]["segments"], 3);
+    EXPECT_NEAR(p["ppl"].get<double>(), std::exp(p["mean_nll"].get<double>()), 1e-9);
+    ASSERT_TRUE(p["ci95"].is_array());
+    EXPECT_LE(p["ci95"][0].get<double>(), p["ci95"][1].get<double>());
+    double bsum = 0;
+    for (auto& x : p["buckets"]["nll_sum"]) bsum += x.get<double>();
+    EXPECT_NEAR(bsum, p["nll_sum"].get<double>(), 1e-9);
+    const auto& k = rec["metrics"]["passkey"];
+    EXPECT_EQ(k["trials"], 2);
+    for (auto& t : k["per_trial"]) EXPECT_LE(t["prompt_tokens"].get<int>() + 10, 256);
+    const auto& l = rec["metrics"]["longppl"];
+    EXPECT_EQ(l["documents"], 3);
+    EXPECT_EQ(l["evaluator"]["self"], false);
+    EXPECT_EQ(l["evaluator"]["same_tokenizer"], false);
+    // LongPPL and truncate PPL see the same windows: their all-token perplexities agree.
+    EXPECT_NEAR(l["ppl_all_tokens"].get<double>(), p["ppl"].get<double>(), 1e-9);
+    EXPECT_EQ(rec["tokens_processed"].get<int64_t>(),
+              p["tokens_processed"].get<int64_t>() + k["tokens_processed"].get<int64_t>() +
+                  l["tokens_processed"].get<int64_t>() + l["evaluator_tokens_processed"].get<int64_t>());
+}
+
+TEST(RunEval, RefusesSelfEvaluator) {
+    EvalSpec s = small_spec();
+    s.metrics = {"longppl"};
+    s.longppl.evaluator.path = s.model.path;
+    s.longppl.evaluator.rope_scaling = R"({"rope_type":"linear","factor":2})";  // other rope, same model
+    ModelCache cache;
+    try {
+        run_eval(s, cache);
+        ADD_FAILURE() << "self-evaluation was accepted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("--allow-self-evaluator"), std::string::npos) << e.what();
+    }
+    s.longppl.allow_self_evaluator = true;
+    auto rec = run_eval(s, cache);
+    EXPECT_EQ(rec["metrics"]["longppl"]["evaluator"]["self"], true);
+    EXPECT_EQ(rec["metrics"]["longppl"]["evaluator"]["allow_self_evaluator"], true);
+    // The model kept its own (unscaled) RoPE while the evaluator used linear scaling.
+    EXPECT_EQ(rec["rope"]["method"], "default");
+    EXPECT_EQ(rec["metrics"]["longppl"]["evaluator"]["rope"]["resolved"]["rope_type"], "linear");
+}
+
+TEST(ModelCacheTest, LoadsOnceAndReResolvesRope) {
+    ModelCache cache;
+    LoadOptions o;
+    o.path = test::shared_path("data/models/llama2xs-tok512-ctx256");
+    LoadedModel& a = cache.get(o);
+    EXPECT_EQ(a.rope.type, RopeType::default_);
+    o.rope_scaling = R"({"rope_type":"yarn","factor":4})";
+    LoadedModel& b = cache.get(o);
+    EXPECT_EQ(&a, &b);
+    EXPECT_EQ(b.rope.type, RopeType::yarn);
+}
