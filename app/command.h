@@ -34,6 +34,8 @@ struct ModelOptions {
     std::string dtype = "f32";         // compute/weight type: f32 | bf16
     std::string backend = "cpu";
     int threads = 0;                   // 0 = all cores
+    bool offline = false;              // hub ids: local cache only
+    std::string gguf_file;             // hub ids: fetch only this GGUF file
 };
 
 /// Adds MODEL (positional) and the shared model flags to `sub`.

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "command.h"
+#include "hub/hub.h"
 #include "util/thread_pool.h"
 
 namespace rb::app {
@@ -17,11 +18,15 @@ void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required) {
     sub->add_option("--dtype", o.dtype, "weight/compute type: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
     sub->add_option("--backend", o.backend, "compute backend")->check(CLI::IsMember({"cpu", "cuda"}));
     sub->add_option("-t,--threads", o.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    sub->add_flag("--offline", o.offline, "use only the local Hugging Face cache (also HF_HUB_OFFLINE=1)");
+    sub->add_option("--gguf-file", o.gguf_file, "with a hub id: fetch only this GGUF file");
 }
 
 void apply_threads(const ModelOptions& o) { ThreadPool::set_default_threads(o.threads); }
 
 LoadOptions load_options(const ModelOptions& o) {
+    if (o.offline) hub::default_options().offline = true;
+    hub::default_options().gguf_file = o.gguf_file;
     LoadOptions l;
     l.path = o.model;
     l.rope_scaling = o.rope_scaling;

@@ -90,16 +90,7 @@ public:
             }
     }
 
-    void swiglu(const float* gu, float* out, int n, int inter) override {
-        m_pool.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e) {
-            for (size_t i = b; i < e; i++) {
-                const float* g = gu + i * 2 * inter;
-                const float* u = g + inter;
-                float* o = out + i * inter;
-                for (int c = 0; c < inter; c++) o[c] = g[c] / (1.f + std::exp(-g[c])) * u[c];
-            }
-        });
-    }
+    void swiglu(const float* gu, float* out, int n, int inter) override { cpu::swiglu(gu, out, n, inter, m_pool); }
 
     void add(float* x, const float* y, size_t n) override {
         for (size_t i = 0; i < n; i++) x[i] += y[i];
@@ -114,36 +105,29 @@ public:
     void lm_head_logprobs(const float* x, int n, const backend::Matrix& w, const int* targets, double* logprob,
                           float* logits, int* argmax) override {
         const int vocab = w.rows(), hidden = w.cols();
-        constexpr int k_block = 32;  // rows of logits held at once: bounded memory
-        std::vector<float> buf(static_cast<size_t>(k_block) * vocab);
+        // Rows of logits held at once: bounds memory (128 x 32000 floats = 16 MiB) while
+        // keeping the GEMM large enough to run near its peak.
+        constexpr int k_block = 128;
+        if (!logits && m_logits.size() < static_cast<size_t>(k_block) * vocab)
+            m_logits.resize(static_cast<size_t>(k_block) * vocab);
+        double lse[k_block];
         for (int i0 = 0; i0 < n; i0 += k_block) {
             int m = std::min(k_block, n - i0);
-            float* blk = logits ? logits + static_cast<size_t>(i0) * vocab : buf.data();
+            float* blk = logits ? logits + static_cast<size_t>(i0) * vocab : m_logits.data();
             gemm(x + static_cast<size_t>(i0) * hidden, m, hidden, static_cast<const PackedMatrix&>(w), blk, vocab,
                  m_pool);
-            m_pool.parallel_for(static_cast<size_t>(m), [&](size_t b, size_t e) {
-                for (size_t r = b; r < e; r++) {
-                    const float* l = blk + r * vocab;
-                    int am = 0;
-                    float mx = l[0];
-                    for (int v = 1; v < vocab; v++)
-                        if (l[v] > mx) {
-                            mx = l[v];
-                            am = v;
-                        }
-                    double sum = 0;
-                    for (int v = 0; v < vocab; v++) sum += std::exp(static_cast<double>(l[v]) - mx);
-                    double lse = mx + std::log(sum);
+            logsumexp_rows(blk, m, vocab, vocab, lse, argmax ? argmax + i0 : nullptr, m_pool);
+            if (logprob)
+                for (int r = 0; r < m; r++) {
                     int t = targets ? targets[i0 + r] : -1;
-                    if (logprob) logprob[i0 + r] = t >= 0 ? static_cast<double>(l[t]) - lse : 0.0;
-                    if (argmax) argmax[i0 + r] = am;
+                    logprob[i0 + r] = t >= 0 ? static_cast<double>(blk[static_cast<size_t>(r) * vocab + t]) - lse[r] : 0.0;
                 }
-            });
         }
     }
 
 private:
     ThreadPool m_pool;
+    std::vector<float> m_logits;  // LM-head block scratch, reused across calls
 };
 
 }  // namespace
