@@ -1,0 +1,261 @@
+// `ropebench sweep` / `merge` end to end: dry run of the study preset, bad configs,
+// SIGKILL at random points then resume, shards + merge, and the smoke preset.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "common/test_util.h"
+#include "sweep/store.h"
+
+extern char** environ;
+
+using rb::test::run_cli;
+using rb::test::shared_path;
+using rb::test::source_path;
+using nlohmann::json;
+
+namespace {
+
+std::string write(const std::string& dir, const std::string& name, const std::string& text) {
+    std::string p = dir + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+}
+
+// A grid on stories260K (trained at 512) with short contexts: cheap with the real evaluator.
+std::string tiny_config(const std::string& metrics_extra = "") {
+    return fmt::format(R"([model]
+path = "{}"
+threads = 1
+
+[data]
+texts = ["{}"]
+
+[metrics]
+run = ["ppl"{}]
+[metrics.passkey]
+depths = [0.0, 1.0]
+trials = 1
+
+[sweep]
+ctx = [64, 128]
+
+[[methods]]
+method = "yarn"
+factor = [2, 4]
+beta_fast = [16, 32]
+
+[[methods]]
+method = "linear"
+factor = [2, "ctx / original"]
+
+[[methods]]
+method = "dynamic"
+factor = [1, 2]
+)",
+                       shared_path("data/models/stories260K"), shared_path("data/text/tinystories_valid_sample.txt"),
+                       metrics_extra);
+}
+const int k_tiny_experiments = 2 * (1 + 4 + 2 + 2);
+
+// id -> (status, record fingerprint)
+std::map<std::string, std::pair<std::string, json>> store_contents(const std::string& db) {
+    rb::sweep::Store s(db);
+    std::map<std::string, std::pair<std::string, json>> out;
+    for (auto& r : s.rows())
+        out[r.id] = {r.status, r.record ? rb::sweep::record_fingerprint(json::parse(*r.record)) : json()};
+    return out;
+}
+
+pid_t spawn_quiet(const std::vector<std::string>& args) {
+    std::vector<std::string> argv_s{ROPEBENCH_BIN};
+    argv_s.insert(argv_s.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    pid_t pid = -1;
+    int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    EXPECT_EQ(rc, 0) << "cannot spawn " << argv[0];
+    return pid;
+}
+
+// Kills a sweep with SIGKILL `kills` times at random points (fixed seed, printed), then
+// lets it finish; the store must equal an uninterrupted run's.
+void kill_and_resume(const std::string& config, const std::vector<std::string>& extra, int kills, int min_ms, int max_ms,
+                     int expected) {
+    std::string dir = rb::test::temp_dir();
+    std::string ref_db = dir + "/ref.db", db = dir + "/killed.db";
+    std::vector<std::string> ref_args{"sweep", config, "--db", ref_db, "--progress", "lines"};
+    ref_args.insert(ref_args.end(), extra.begin(), extra.end());
+    auto ref = run_cli(ref_args);
+    ASSERT_EQ(ref.status, 0) << ref.err;
+    auto want = store_contents(ref_db);
+    ASSERT_EQ(static_cast<int>(want.size()), expected);
+
+    std::vector<std::string> args{"sweep", config, "--db", db, "--progress", "lines"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::mt19937 rng(20261129);
+    std::uniform_int_distribution<int> delay(min_ms, max_ms);
+    int interrupted_in_flight = 0;
+    for (int k = 0; k < kills; ++k) {
+        int ms = delay(rng);
+        pid_t pid = spawn_quiet(args);
+        ASSERT_GT(pid, 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        kill(pid, SIGKILL);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        bool killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+        int running = 0, done = 0;
+        if (std::ifstream(db).good()) {
+            rb::sweep::Store s(db);
+            running = s.count("running");
+            done = s.count("done");
+        }
+        interrupted_in_flight += killed && running > 0;
+        std::printf("kill %d after %d ms: %s, %d done, %d running\n", k + 1, ms, killed ? "killed" : "had exited", done, running);
+    }
+    EXPECT_GT(interrupted_in_flight, 0) << "no kill landed while an experiment was in flight; the test proved nothing";
+    auto fin = run_cli(args);
+    ASSERT_EQ(fin.status, 0) << fin.err;
+    auto got = store_contents(db);
+    ASSERT_EQ(got.size(), want.size());  // every experiment exactly once (id is the primary key)
+    for (auto& [id, row] : got) {
+        EXPECT_EQ(row.first, "done") << id;
+        ASSERT_TRUE(want.count(id)) << id;
+        EXPECT_EQ(row.second, want[id].second) << id;  // identical results
+    }
+    rb::sweep::Store s(db);
+    int reattempted = 0;
+    for (auto& r : s.rows()) reattempted += r.attempts > 1;
+    std::printf("%d experiment(s) were redone after a kill\n", reattempted);
+}
+
+}  // namespace
+
+TEST(SweepCli, DryRunStudyPreset) {
+    auto r = run_cli({"sweep", source_path("presets/tinyllama-study.toml"), "--dry-run"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("experiments: 371"), std::string::npos) << r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0);
+    EXPECT_NE(r.out.find("per group: baseline 4, extra 3, study 364"), std::string::npos);
+    EXPECT_NE(r.out.find("per method: default 4 yarn 100 llama3 100 ntk_by_parts 100 linear 24 longrope 20 dynamic 20 ntk 3"),
+              std::string::npos);
+    EXPECT_NE(r.out.find("per context: 2048 92 4096 93 8192 93 16384 93"), std::string::npos);
+    EXPECT_NE(r.out.find("geometry from built-in TinyLlama"), std::string::npos);
+    EXPECT_NE(r.out.find("total FLOPs"), std::string::npos);
+    EXPECT_EQ(r.out.find("[INVALID"), std::string::npos);
+}
+
+TEST(SweepCli, DryRunFlagsMemory) {
+    std::string dir = rb::test::temp_dir();
+    std::string text = tiny_config();
+    text.replace(text.find("ctx = [64, 128]"), 15, "ctx = [64, 128]\nmemory_limit_gb = 0.0001");
+    auto r = run_cli({"sweep", write(dir, "c.toml", text), "--dry-run"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("[EXCEEDS MEMORY]"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(fmt::format("memory: {} experiment(s) exceed the limit", k_tiny_experiments)), std::string::npos) << r.out;
+}
+
+TEST(SweepCli, BadConfigsAreRejectedWithKeyAndLine) {
+    std::string dir = rb::test::temp_dir();
+    struct Case {
+        std::string from, to, expect;
+    };
+    // tiny_config: [[methods]] yarn starts at line 17, its factor is line 19.
+    std::vector<Case> cases = {
+        {"method = \"yarn\"", "method = \"yarnn\"", "bad.toml:18: methods[0].method: unknown method 'yarnn', did you mean 'yarn'?"},
+        {"factor = [2, 4]", "factr = [2, 4]", "bad.toml:19: methods[0].factr: unknown parameter for 'yarn', did you mean 'factor'?"},
+        {"factor = [2, 4]", "factor = [2, \"four\"]", "bad.toml:19: methods[0].factor"},
+        {"factor = [2, 4]", "factor = {a = 1}", "bad.toml:19: methods[0].factor: expected a number"},
+        {"factor = [2, 4]", "factor = []", "bad.toml:19: methods[0].factor: empty grid"},
+        {"tinystories_valid_sample.txt", "nope.txt", "bad.toml:6: data.texts: file"},
+    };
+    for (auto& c : cases) {
+        std::string text = tiny_config();
+        text.replace(text.find(c.from), c.from.size(), c.to);
+        std::string db = dir + "/bad.db";
+        auto r = run_cli({"sweep", write(dir, "bad.toml", text), "--db", db});
+        EXPECT_EQ(r.status, 1) << c.to;
+        EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+        EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.to << " -> " << r.err;
+        EXPECT_FALSE(std::ifstream(db).good()) << "work started (store created) for " << c.to;
+    }
+}
+
+TEST(SweepCli, KillAtRandomPointsThenResume_FakeEval) {
+    // 18 experiments of 40 ms each (~0.8 s uninterrupted); kills between 60 and 500 ms.
+    std::string dir = rb::test::temp_dir();
+    kill_and_resume(write(dir, "c.toml", tiny_config()), {"--fake-eval-ms", "40"}, 6, 60, 500, k_tiny_experiments);
+}
+
+TEST(SweepCli, KillAtRandomPointsThenResume_RealEval) {
+    std::string dir = rb::test::temp_dir();
+    kill_and_resume(write(dir, "c.toml", tiny_config(", \"passkey\"")), {}, 4, 100, 900, k_tiny_experiments);
+}
+
+TEST(SweepCli, ShardsMergeToTheUnshardedStore) {
+    std::string dir = rb::test::temp_dir();
+    std::string cfg = write(dir, "c.toml", tiny_config());
+    auto full = run_cli({"sweep", cfg, "--db", dir + "/full.db", "--progress", "lines"});
+    ASSERT_EQ(full.status, 0) << full.err;
+    for (const char* s : {"1/2", "2/2"}) {
+        auto r = run_cli({"sweep", cfg, "--db", dir + "/shard" + std::string(1, s[0]) + ".db", "--shard", s});
+        ASSERT_EQ(r.status, 0) << r.err;
+    }
+    auto a = store_contents(dir + "/shard1.db"), b = store_contents(dir + "/shard2.db");
+    EXPECT_GT(a.size(), 0u);
+    EXPECT_GT(b.size(), 0u);
+    EXPECT_EQ(a.size() + b.size(), static_cast<size_t>(k_tiny_experiments));
+    auto m = run_cli({"merge", dir + "/shard1.db", dir + "/shard2.db", "-o", dir + "/all.db"});
+    ASSERT_EQ(m.status, 0) << m.err;
+    EXPECT_EQ(store_contents(dir + "/all.db"), store_contents(dir + "/full.db"));
+    // Merging a store with a different result for a done experiment is refused.
+    {
+        rb::sweep::Store s(dir + "/shard1.db");
+        auto row = s.rows().front();
+        auto rec = json::parse(*row.record);
+        rec["metrics"]["ppl"]["ppl"] = 123456.0;
+        row.record = rec.dump();
+        s.put(row);
+    }
+    auto bad = run_cli({"merge", dir + "/shard1.db", "-o", dir + "/all.db"});
+    EXPECT_EQ(bad.status, 1);
+    EXPECT_NE(bad.err.find("different results"), std::string::npos) << bad.err;
+}
+
+TEST(SweepCli, SmokePresetEndToEnd) {
+    std::string dir = rb::test::temp_dir();
+    auto t0 = std::chrono::steady_clock::now();
+    auto r = run_cli({"sweep", source_path("presets/smoke.toml"), "--db", dir + "/smoke.db", "--progress", "lines"});
+    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("smoke preset: %.1f s\n", wall);
+    ASSERT_EQ(r.status, 0) << r.err;
+    rb::sweep::Store s(dir + "/smoke.db");
+    auto rows = s.rows();
+    EXPECT_EQ(rows.size(), 16u);
+    for (auto& row : rows) {
+        ASSERT_EQ(row.status, "done") << row.method << " " << row.ctx << ": " << row.error.value_or("");
+        auto rec = json::parse(*row.record);
+        for (const char* m : {"ppl", "passkey", "longppl"}) EXPECT_TRUE(rec["metrics"].contains(m)) << m;
+        EXPECT_EQ(rec["ctx"], row.ctx);
+    }
+    // Rerunning the same command does nothing.
+    auto again = run_cli({"sweep", source_path("presets/smoke.toml"), "--db", dir + "/smoke.db", "--progress", "lines"});
+    ASSERT_EQ(again.status, 0) << again.err;
+    EXPECT_NE(again.err.find("(0 run now, 16 were already done)"), std::string::npos) << again.err;
+}

@@ -1,0 +1,55 @@
+// Helpers for the sweep unit tests: config text on the shared tiny models, fake runners.
+#pragma once
+#include <fmt/format.h>
+
+#include <fstream>
+#include <string>
+
+#include "common/test_util.h"
+#include "sweep/config.h"
+#include "sweep/engine.h"
+#include "sweep/spec_json.h"
+#include "util/hash.h"
+
+namespace rb::sweep::testing {
+
+/// A small valid config on stories260K (trained at 512) with `methods` appended.
+inline std::string small_config(const std::string& methods, const std::string& sweep_extra = "") {
+    return fmt::format(R"([model]
+path = "{}"
+threads = 1
+
+[data]
+texts = ["{}"]
+
+[metrics]
+run = ["ppl"]
+
+[sweep]
+ctx = [256, 1024]
+{}
+{})",
+                       rb::test::shared_path("data/models/stories260K"),
+                       rb::test::shared_path("data/text/tinystories_valid_sample.txt"), sweep_extra, methods);
+}
+
+inline std::string write(const std::string& dir, const std::string& name, const std::string& text) {
+    std::string p = dir + "/" + name;
+    std::ofstream(p) << text;
+    return p;
+}
+
+/// Deterministic stand-in for run_eval: a "ppl" derived from the spec's hash.
+inline Runner fake_runner(int* calls = nullptr) {
+    Runner r;
+    r.identity = [](const EvalSpec& s) { return nlohmann::json{{"fake", spec_to_json(s)}}; };
+    r.run = [calls](const EvalSpec& s) {
+        if (calls) ++*calls;
+        std::string h = sha256_hex(spec_to_json(s).dump());
+        double v = 1.0 + static_cast<double>(std::stoull(h.substr(0, 8), nullptr, 16) % 1000) / 100.0;
+        return nlohmann::json{{"ctx", s.ctx}, {"metrics", {{"ppl", {{"ppl", v}, {"wall_s", 0.001}}}}}, {"wall_s", 0.001}};
+    };
+    return r;
+}
+
+}  // namespace rb::sweep::testing
