@@ -175,7 +175,8 @@ void pad_range(double& lo, double& hi, bool log, double pad = 0.05) {
 
 // Draws the grid, ticks, frame, labels and title of a plot area.
 void axes(cairo_t* cr, const Rect& r, const Axis& ax, const Axis& ay, const std::string& title,
-          const std::string& x_label, const std::string& y_label, bool x_ticks = true) {
+          const std::string& x_label, const std::string& y_label, bool x_ticks = true,
+          const std::vector<double>& x_tick_at = {}) {
     cairo_set_line_width(cr, 1.0);
     font(cr, k_fs * 0.85);
     for (double v : ticks(ay.lo, ay.hi, ay.log)) {
@@ -191,7 +192,8 @@ void axes(cairo_t* cr, const Rect& r, const Axis& ax, const Axis& ay, const std:
         text(cr, r.x - 6, y + k_fs * 0.3, tick_label(v), 1.0);
     }
     if (x_ticks)
-        for (double v : ticks(ax.lo, ax.hi, ax.log)) {
+        for (double v : x_tick_at.empty() ? ticks(ax.lo, ax.hi, ax.log) : x_tick_at) {
+            if (v < std::min(ax.lo, ax.hi) || v > std::max(ax.lo, ax.hi)) continue;
             double x = ax.map(v);
             cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
             cairo_move_to(cr, x, r.y);
@@ -267,7 +269,7 @@ double legend_width(cairo_t* cr, const std::vector<std::pair<std::string, Rgb>>&
     font(cr, k_fs * 0.9);
     double w = heading.empty() ? 0 : text_w(cr, heading) + 10;
     for (auto& it : items) w = std::max(w, text_w(cr, it.first) + 40);
-    return std::min(w, 260.0);
+    return std::min(w, 380.0);
 }
 
 }  // namespace
@@ -286,16 +288,24 @@ std::vector<double> ticks(double lo, double hi, bool log, int target) {
     }
     if (lo <= 0) return t;
     int k0 = static_cast<int>(std::floor(std::log10(lo))), k1 = static_cast<int>(std::ceil(std::log10(hi)));
-    std::vector<double> mult = k1 - k0 < 3 ? std::vector<double>{1, 2, 5} : std::vector<double>{1};
-    for (int k = k0; k <= k1; k++)
-        for (double m : mult) {
-            double v = m * std::pow(10.0, k);
-            if (v >= lo * (1 - 1e-12) && v <= hi * (1 + 1e-12)) t.push_back(v);
+    // the sparsest multiplier set that gives at least 3 ticks: decades, then 1-2-5, then finer
+    const std::vector<std::vector<double>> sets = {{1}, {1, 2, 5}, {1, 1.5, 2, 3, 5, 7}};
+    for (const auto& mult : sets) {
+        t.clear();
+        for (int k = k0; k <= k1; k++)
+            for (double m : mult) {
+                double v = m * std::pow(10.0, k);
+                if (v >= lo * (1 - 1e-12) && v <= hi * (1 + 1e-12)) t.push_back(v);
+            }
+        if (t.size() >= 3) {
+            size_t every = (t.size() + 7) / 8;  // at most ~8 labels across many decades
+            std::vector<double> thin;
+            for (size_t i = 0; i < t.size(); i += every) thin.push_back(t[i]);
+            return thin;
         }
-    if (t.size() < 2) {
-        t = ticks(lo, hi, false, target);
-        t.erase(std::remove_if(t.begin(), t.end(), [](double v) { return v <= 0; }), t.end());
     }
+    t = ticks(lo, hi, false, target);
+    t.erase(std::remove_if(t.begin(), t.end(), [](double v) { return v <= 0; }), t.end());
     return t;
 }
 
@@ -465,7 +475,7 @@ void draw_lines(cairo_t* cr, const LineFigure& f) {
         if (p.y_min) ylo = *p.y_min;
         if (p.y_max) yhi = *p.y_max;
         Axis ax{xlo, xhi, p.log_x, r.x, r.x + r.w}, ay{ylo, yhi, p.log_y, r.y + r.h, r.y};
-        axes(cr, r, ax, ay, p.title, p.x_label, p.y_label);
+        axes(cr, r, ax, ay, p.title, p.x_label, p.y_label, true, p.x_ticks);
         cairo_save(cr);
         cairo_rectangle(cr, r.x, r.y, r.w, r.h);
         cairo_clip(cr);
@@ -625,7 +635,7 @@ void draw_scatter_matrix(cairo_t* cr, const ScatterMatrix& m) {
     if (k == 0) return;
     std::vector<std::pair<std::string, Rgb>> items;
     for (size_t i = 0; i < m.category_labels.size(); i++) items.push_back({m.category_labels[i], category_color(i)});
-    double lw = legend_width(cr, items, m.category_title) + 20;
+    double lw = legend_width(cr, items, m.category_title) + 60;  // + room for the first row's right-hand ticks
     double left = 80, top = k_fs * 3.2, bottom = 60;
     double cell_w = (m.width - left - lw - 10) / static_cast<double>(k), cell_h = (m.height - top - bottom) / static_cast<double>(k);
     std::vector<Axis> axs(k);
@@ -673,6 +683,10 @@ void draw_scatter_matrix(cairo_t* cr, const ScatterMatrix& m) {
                         cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
                         text(cr, r.x - 4, y + k_fs * 0.25, tick_label(v), 1.0);
                     }
+                    if (i == 0 && j + 1 == k) {  // the first row's y ticks go on the right
+                        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
+                        text(cr, r.x + r.w + 4, y + k_fs * 0.25, tick_label(v), 0.0);
+                    }
                 }
             cairo_save(cr);
             cairo_rectangle(cr, r.x, r.y, r.w, r.h);
@@ -716,7 +730,7 @@ void draw_scatter_matrix(cairo_t* cr, const ScatterMatrix& m) {
                 text(cr, r.x + 6, r.y + k_fs, fit(cr, "histogram: " + m.var_labels[i], r.w - 10));
             }
         }
-    if (!items.empty()) legend(cr, m.width - lw + 6, top, items, m.category_title, lw - 10, false);
+    if (!items.empty()) legend(cr, m.width - lw + 46, top, items, m.category_title, lw - 50, false);
 }
 
 }  // namespace rb::report::chart

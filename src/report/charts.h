@@ -79,6 +79,7 @@ struct LinePanel {
     std::vector<LineSeries> series;
     std::vector<VLine> vlines;
     Num y_min, y_max;
+    std::vector<double> x_ticks;  // explicit x tick positions (e.g. the context lengths); empty = automatic
 };
 struct LineFigure {
     std::string title;

@@ -626,9 +626,11 @@ Table Writer::t_best_per_ctx() {
         for (Metric m : k_metrics) {
             const Experiment* b = it == m_a.by_ctx.end() ? nullptr : best_of(it->second, m);
             row.push_back(b ? b->config : "-");
-            row.push_back(b ? (m == Metric::passkey ? fmt::format("{} {}", fpct(value(b, m)), fci(interval(b, m), 2))
-                                                    : fmt::format("{} {}", fnum(value(b, m)), fci(interval(b, m), 3)))
-                            : "-");
+            std::string v = "-";
+            if (b && m == Metric::passkey) v = fmt::format("{} {}", fpct(value(b, m)), fci(interval(b, m), 2));
+            else if (b && m == Metric::ppl) v = fmt::format("{} {}", fnum(value(b, m)), fci(interval(b, m), 3));
+            else if (b) v = fnum(value(b, m));  // LongPPL records carry no interval
+            row.push_back(v);
         }
         t.rows.push_back(row);
     }
@@ -702,7 +704,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> Writer::recommenda
                                     r0.method, fnum(r0.score, 3), fpct(std::exp(*r0.score) - 1)));
             if (m_a.ranking.size() > 1 && m_a.ranking[1].score) {
                 double d = *m_a.ranking[1].score - *r0.score;
-                f.push_back(d < 0.01 ? fmt::format("{} is within 1% (score difference {:.4f}): treat the two as tied.",
+                f.push_back(d < 0.01 ? fmt::format("{} is within 1% (score difference {:.3g}): treat the two as tied.",
                                                    m_a.ranking[1].method, d)
                                      : fmt::format("Runner-up {} is {:.1f}% worse on the same score.", m_a.ranking[1].method,
                                                    (std::exp(d) - 1) * 100));
@@ -887,6 +889,7 @@ void Writer::figures() {
             lp.y_label = p.y;
             lp.log_x = true;
             lp.log_y = p.log;
+            for (auto& [L, v] : m_a.by_ctx) lp.x_ticks.push_back(static_cast<double>(L));
             if (p.m == Metric::passkey) lp.y_min = -0.03, lp.y_max = 1.03;
             bool any = false;
             for (size_t mi = 0; mi < M.size(); mi++) {
@@ -1129,7 +1132,10 @@ void Writer::figures() {
                 sm.data.push_back(col);
             }
             std::map<int64_t, size_t> li;
-            for (size_t i = 0; i < m_a.contexts.size(); i++) li[m_a.contexts[i]] = i, sm.category_labels.push_back(fmt::format("L={}", m_a.contexts[i]));
+            for (auto& [L, v] : m_a.by_ctx) {
+                li[L] = sm.category_labels.size();
+                sm.category_labels.push_back(fmt::format("L={}", L));
+            }
             for (auto* e : m_a.done) sm.category.push_back(li[e->ctx]);
             sm.category_title = "context length";
             sm.width = 300 * static_cast<int>(ms.size()) + 260;
