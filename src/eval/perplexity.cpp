@@ -21,13 +21,17 @@ std::vector<TokenDoc> tokenize_documents(const Tokenizer& tok, const std::vector
             continue;
         }
         size_t n_seg = ids.size() / static_cast<size_t>(seg_len);
+        bool all = true;
         for (size_t k = 0; k < n_seg; k++) {
-            if (max_units > 0 && static_cast<int>(out.size()) >= max_units) break;
+            if (max_units > 0 && static_cast<int>(out.size()) >= max_units) {
+                all = false;  // stopped by max_units: the rest is unused, not a tail
+                break;
+            }
             out.push_back({fmt::format("{}#seg{}", d.source, k),
                            std::vector<int>(ids.begin() + k * seg_len, ids.begin() + (k + 1) * seg_len)});
             si.segments++;
         }
-        si.tail_tokens_dropped += static_cast<int64_t>(ids.size() - n_seg * seg_len);
+        if (all) si.tail_tokens_dropped += static_cast<int64_t>(ids.size() - n_seg * seg_len);
     }
     if (split) *split = si;
     return out;

@@ -51,7 +51,7 @@ struct TokenDoc {
 
 struct SplitInfo {
     int segments = 0;                 // documents produced by splitting
-    int64_t tail_tokens_dropped = 0;  // tokens after the last full segment
+    int64_t tail_tokens_dropped = 0;  // tokens after the last full segment (documents cut completely)
 };
 
 /// Tokenizes `docs`. With seg_len > 0 every document is cut into consecutive segments of
