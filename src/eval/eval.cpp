@@ -264,6 +264,8 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                     {"architecture", cfg.architecture},
                     {"dtype", wtype_name(spec.model.wtype)},
                     {"trained_ctx", cfg.max_position_embeddings},
+                    {"head_dim", cfg.head_dim},
+                    {"rope_theta", cfg.rope_theta},
                     {"params", lm.model->parameter_count()}};
     rec["rope"] = rope_json(rope, rope_given, L);
     rec["ctx"] = L;
