@@ -205,7 +205,8 @@ TEST(SweepCli, KillAtRandomPointsThenResume_FakeEval) {
 
 TEST(SweepCli, KillAtRandomPointsThenResume_RealEval) {
     std::string dir = rb::test::temp_dir();
-    kill_and_resume(write(dir, "c.toml", tiny_config(", \"passkey\"")), {}, 4, 100, 900, k_tiny_experiments);
+    // ppl only: passkey prompts do not fit in 64 tokens (those experiments fail, by design).
+    kill_and_resume(write(dir, "c.toml", tiny_config()), {}, 4, 100, 900, k_tiny_experiments);
 }
 
 TEST(SweepCli, ShardsMergeToTheUnshardedStore) {
