@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <thread>
 
+#include "hub/hub.h"
+#include "util/mapped_file.h"
 #include "util/version.h"
 #include "command.h"
 #include "eval/eval.h"
@@ -32,6 +34,8 @@ struct SweepArgs {
     std::string progress = "auto";
     double gflops = 0;
     bool no_memory_check = false;
+    std::string model;      // --model: replaces [model] path
+    std::vector<int> ctx;   // --ctx: replaces [sweep] ctx
     int fake_eval_ms = -1;  // test hook (docs/sweep.md): a deterministic stand-in for run_eval
 };
 
@@ -76,9 +80,23 @@ CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
     sub->add_option("--gflops", a->gflops, "throughput for time estimates (overrides [sweep] gflops)")
         ->check(CLI::PositiveNumber);
     sub->add_flag("--no-memory-check", a->no_memory_check, "run experiments even when their memory estimate exceeds the limit");
+    sub->add_option("--model", a->model, "replace the config's [model] path (a checkpoint folder, .gguf or hub id)");
+    sub->add_option("--ctx", a->ctx, "replace the config's context lengths (comma-separated)")->delimiter(',');
     sub->add_option("--fake-eval-ms", a->fake_eval_ms, "")->group("");  // hidden test hook
     return [a]() {
         sweep::SweepConfig cfg = sweep::load_sweep_config(a->config);
+        if (!a->model.empty()) {
+            // Geometry from the replacement checkpoint (downloaded if it is a hub id).
+            cfg.model = a->model;
+            cfg.model_is_hub = !file_exists(a->model);
+            cfg.model_config = Checkpoint::open(hub::resolve_model_path(a->model))->config();
+            cfg.geometry_source = "checkpoint (--model)";
+        }
+        if (!a->ctx.empty()) {
+            for (int c : a->ctx)
+                if (c < 2) throw UsageError("--ctx: context lengths must be at least 2, got {}", c);
+            cfg.ctx = a->ctx;
+        }
         if (a->gflops > 0) cfg.gflops = a->gflops;
         sweep::Shard shard;
         if (!a->shard.empty()) shard = sweep::parse_shard(a->shard);
@@ -102,7 +120,7 @@ CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
         ThreadPool::set_default_threads(cfg.threads);
         if (a->fake_eval_ms < 0 && cfg.model_is_hub) {
             try {
-                Checkpoint::open(cfg.model);
+                Checkpoint::open(hub::resolve_model_path(cfg.model));
             } catch (const Error& e) {
                 throw Error("{}: model.path: '{}' is a hub id that is not available locally ({}); dry runs work without it",
                             cfg.path, cfg.model, e.what());

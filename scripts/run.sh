@@ -1,21 +1,19 @@
 #!/usr/bin/env bash
-# The main job from a fresh machine: installs dependencies, builds, and evaluates the
-# checkpoint given by MODEL (perplexity at its trained context and at 4x it, plain RoPE
-# and YaRN), printing the results.
-#   MODEL=../shared/data/models/llama2xs-tok512-ctx256 scripts/run.sh
+# The main job from a fresh machine: installs dependencies, builds, runs the short study
+# presets/tinyllama-quick.toml (TinyLlama-1.1B-Chat-v1.0 from the Hugging Face cache, or
+# downloaded), writes the report, and says where it is.
+#   scripts/run.sh                                                     # TinyLlama, 2K and 4K
+#   MODEL=../shared/data/models/llama2xs-tok512-ctx256 CTX=256,1024 scripts/run.sh   # any local checkpoint
+# OUT (default out/) receives the store and the report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${MODEL:?set MODEL to a checkpoint folder or .gguf file, e.g. MODEL=../shared/data/models/stories260K}"
-TEXT=${TEXT:-../shared/data/text/tinystories_valid_sample.txt}
 bash scripts/build.sh >&2
 RB=build/app/ropebench
-"$RB" info "$MODEL"
-ctx=$("$RB" info "$MODEL" --json | sed -n 's/.*"trained_ctx": *\([0-9]*\).*/\1/p' | head -1)
-ctx=${ctx:-2048}
-for L in "$ctx" $((ctx * 4)); do
-  echo "== ctx $L, plain RoPE"
-  "$RB" ppl "$MODEL" --text "$TEXT" --ctx "$L" --rope-scaling none
-  echo "== ctx $L, yarn factor $((L / ctx > 1 ? L / ctx : 1))"
-  "$RB" ppl "$MODEL" --text "$TEXT" --ctx "$L" \
-    --rope-scaling "{\"rope_type\":\"yarn\",\"factor\":$((L / ctx > 1 ? L / ctx : 1)).0,\"original_max_position_embeddings\":$ctx}"
-done
+OUT=${OUT:-out}
+mkdir -p "$OUT"
+args=(sweep presets/tinyllama-quick.toml --db "$OUT/quick.db")
+[ -n "${MODEL:-}" ] && args+=(--model "$MODEL")
+[ -n "${CTX:-}" ] && args+=(--ctx "$CTX")
+"$RB" "${args[@]}"
+"$RB" report "$OUT/quick.db" --out "$OUT/quick_report"
+echo "report: $OUT/quick_report/REPORT.md and $OUT/quick_report/report.html"

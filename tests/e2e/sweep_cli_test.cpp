@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <random>
 #include <thread>
 
 #include "common/test_util.h"
+#include "util/mapped_file.h"
 #include "sweep/store.h"
 
 extern char** environ;
@@ -259,4 +261,13 @@ TEST(SweepCli, SmokePresetEndToEnd) {
     auto again = run_cli({"sweep", source_path("presets/smoke.toml"), "--db", dir + "/smoke.db", "--progress", "lines"});
     ASSERT_EQ(again.status, 0) << again.err;
     EXPECT_NE(again.err.find("(0 run now, 16 were already done)"), std::string::npos) << again.err;
+    // The report of the smoke store (issue "Report": produced in CI).
+    auto rep = run_cli({"report", dir + "/smoke.db", "--out", dir + "/report"});
+    ASSERT_EQ(rep.status, 0) << rep.err;
+    for (const char* f : {"REPORT.md", "report.html", "comprehensive_results.json", "results.csv",
+                          "detailed_statistics.txt", "figures/heatmap_ppl.png", "figures/rope_scaling.png",
+                          "figures/rope_scaling.svg"})
+        EXPECT_TRUE(std::filesystem::exists(dir + "/report/" + f)) << f << "\n" << rep.err;
+    auto md = rb::read_file(dir + "/report/REPORT.md");
+    EXPECT_NE(md.find("16 done"), std::string::npos) << md.substr(0, 2000);
 }
