@@ -36,7 +36,7 @@ void load_file(const std::string& path, std::vector<Document>& out, std::vector<
             nlohmann::json j;
             try {
                 j = nlohmann::json::parse(line);
-            } catch (const nlohmann::json::parse_error& e) {
+            } catch (const nlohmann::json::exception& e) {
                 throw Error("{}: not valid JSON: {}", where, e.what());
             }
             if (!j.is_object() || !j.contains("text") || !j["text"].is_string())

@@ -156,6 +156,8 @@ std::unique_ptr<Checkpoint> open_hf_folder(const std::string& dir) {
             j = nlohmann::json::parse(read_file(index_path));
         } catch (const nlohmann::json::parse_error& e) {
             throw Error("{}: invalid JSON at byte {}: {}", index_path, e.byte, e.what());
+        } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
+            throw Error("{}: invalid JSON: {}", index_path, e.what());
         }
         if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
             throw Error("{}: field 'weight_map': missing or not an object", index_path);

@@ -84,6 +84,8 @@ ModelConfig parse_config_json(const std::string& text, const std::string& path) 
         j = json::parse(text);
     } catch (const json::parse_error& e) {
         throw Error("{}: invalid JSON at byte {}: {}", path, e.byte, e.what());
+    } catch (const json::exception& e) {  // e.g. a number too large for a double
+        throw Error("{}: invalid JSON: {}", path, e.what());
     }
     if (!j.is_object()) throw Error("{}: expected a JSON object at the top level, got {}", path, j.type_name());
 

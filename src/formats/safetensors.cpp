@@ -48,6 +48,8 @@ SafetensorsHeader parse_safetensors(const uint8_t* data, size_t size, const std:
         j = json::parse(reinterpret_cast<const char*>(data + 8), reinterpret_cast<const char*>(data + 8 + n));
     } catch (const json::parse_error& e) {
         throw Error("{}: header: invalid JSON at byte {} of the header: {}", file, e.byte, e.what());
+    } catch (const json::exception& e) {  // e.g. a number too large for a double
+        throw Error("{}: header: invalid JSON: {}", file, e.what());
     }
     if (!j.is_object()) throw Error("{}: header: expected a JSON object, got {}", file, j.type_name());
 

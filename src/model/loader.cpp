@@ -12,7 +12,7 @@ nlohmann::json rope_scaling_from_flag(const std::string& v, const nlohmann::json
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(v);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
         throw UsageError("--rope-scaling: not valid JSON ({}): {}", e.what(), v);
     }
     if (!j.is_object() && !j.is_null()) throw UsageError("--rope-scaling: expected a JSON object, got {}", v);

@@ -73,6 +73,13 @@ TEST(BadSafetensors, InvalidHeaderJson) {
     EXPECT_RB_ERROR(Checkpoint::open(dir), dir + "/model.safetensors", "invalid JSON at byte");
 }
 
+// Found by fuzz_safetensors / fuzz_config: a number too large for a double is not a
+// json::parse_error but an out_of_range exception; it must still become one rb::Error.
+TEST(BadSafetensors, NumberOverflowInHeader) {
+    const std::string dir = hf_folder(test::safetensors_raw("{\"w\": 1e666666666666666666666}", ""));
+    EXPECT_RB_ERROR(Checkpoint::open(dir), dir + "/model.safetensors", "invalid JSON", "number overflow");
+}
+
 TEST(BadSafetensors, OffsetsPastEnd) {
     const std::string dir = hf_folder(test::safetensors_raw(
         R"({"model.norm.weight": {"dtype": "F32", "shape": [250], "data_offsets": [0, 1000]}})", std::string(16, '\0')));
@@ -128,6 +135,8 @@ TEST(BadSafetensors, MalformedConfigInFolder) {
     std::string dir = hf_folder(good_st);
     test::write_bytes(dir + "/config.json", "{\"hidden_size\": 64,,}");
     EXPECT_RB_ERROR(Checkpoint::open(dir), dir + "/config.json", "invalid JSON at byte");
+    test::write_bytes(dir + "/config.json", "{\"hidden_size\": 1e66666666666666666666666666}");
+    EXPECT_RB_ERROR(Checkpoint::open(dir), dir + "/config.json", "invalid JSON", "number overflow");
     test::write_bytes(dir + "/config.json", R"({"architectures": ["GPT2LMHeadModel"], "hidden_size": 64})");
     EXPECT_RB_ERROR(Checkpoint::open(dir), dir + "/config.json", "GPT2LMHeadModel");
     test::write_bytes(dir + "/config.json", R"({"architectures": ["LlamaForCausalLM"], "hidden_size": "64"})");
