@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "backend/cpu/exp_avx512.h"
 #include "backend/cpu/kernels.h"
 
 namespace rb::cpu::detail {
@@ -37,24 +38,6 @@ struct Buf {
 
 inline __mmask16 count_mask(int cnt) {
     return cnt <= 0 ? __mmask16(0) : cnt >= 16 ? __mmask16(0xffff) : __mmask16((1u << cnt) - 1u);
-}
-
-// exp(x) for x <= 0 (arguments of the online softmax): 2^n · e^r with |r| <= ln2/2, degree-6
-// Taylor polynomial (truncation < 1.2e-7 relative), 2^n applied with vscalefps (underflows to 0).
-inline __m512 exp512(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-104.f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-    __m512 p = _mm512_set1_ps(1.f / 720.f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 120.f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 24.f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f / 6.f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.f));
-    return _mm512_scalef_ps(p, n);
 }
 
 struct Ctx {
