@@ -16,6 +16,8 @@
 #include "sweep/config.h"
 #include "sweep/engine.h"
 #include "sweep/estimate.h"
+#include "sweep/exec_child.h"
+#include "sweep/mpi.h"
 #include "sweep/spec_json.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -67,6 +69,8 @@ std::string default_db(const std::string& config) {
     return p.string();
 }
 
+int run_sweep_command(const SweepArgs& args, sweep::mpi::World* world, bool& pool_started);
+
 CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
     auto a = std::make_shared<SweepArgs>();
     auto* sub = app.add_subcommand("sweep", "run a grid of experiments from a TOML config into a SQLite store (resumable)");
@@ -84,6 +88,55 @@ CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
     sub->add_option("--ctx", a->ctx, "replace the config's context lengths (comma-separated)")->delimiter(',');
     sub->add_option("--fake-eval-ms", a->fake_eval_ms, "")->group("");  // hidden test hook
     return [a]() {
+        // Under mpirun with K > 1 ranks: ranks 1..K-1 serve experiments, rank 0 runs the
+        // sweep below with them as its worker pool (src/sweep/mpi.h).
+        std::unique_ptr<sweep::mpi::World> world;
+        if (sweep::mpi::launched_size() > 1) {
+            world = std::make_unique<sweep::mpi::World>();
+            if (world->rank() != 0) {
+                sweep::mpi::serve(*world, {sweep::self_executable(), "sweep-exec"});
+                return 0;
+            }
+        }
+        bool pool_started = false;
+        try {
+            return run_sweep_command(*a, world.get(), pool_started);
+        } catch (const std::exception& e) {
+            if (world && !pool_started) sweep::mpi::stop_all(*world);
+            if (world && pool_started) {
+                // Workers may be mid-experiment: end the whole job rather than hang in MPI_Finalize.
+                std::fprintf(stderr, "error: %s\n", e.what());
+                sweep::mpi::abort(*world, 1);
+            }
+            throw;
+        }
+    };
+});
+
+// Hidden: the experiment process of an MPI worker (src/sweep/exec_child.h). Requests on
+// fd 3, answers on fd 4, until EOF.
+CommandRegistrar reg_exec("sweep-exec", 1000, [](CLI::App& app) -> std::function<int()> {
+    auto* sub = app.add_subcommand("sweep-exec", "");
+    sub->group("");
+    return []() {
+        ModelCache cache;
+        sweep::Runner real;
+        real.run = [&cache](const EvalSpec& s) { return run_eval(s, cache); };
+        bool threads_set = false;
+        return sweep::serve_exec_requests(3, 4, [&](const nlohmann::json& req) {
+            if (!threads_set) {
+                ThreadPool::set_default_threads(req.value("threads", 0));
+                threads_set = true;
+            }
+            EvalSpec spec = sweep::spec_from_json(req.at("spec"));
+            int fake_ms = req.value("fake_eval_ms", -1);
+            return sweep::run_experiment(fake_ms >= 0 ? fake_runner(fake_ms) : real, spec);
+        });
+    };
+});
+
+int run_sweep_command(const SweepArgs& args, sweep::mpi::World* world, bool& pool_started) {
+        const SweepArgs* a = &args;
         sweep::SweepConfig cfg = sweep::load_sweep_config(a->config);
         if (!a->model.empty()) {
             // Geometry from the replacement checkpoint (downloaded if it is a hub id).
@@ -115,6 +168,7 @@ CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
             sweep::Estimator est(cfg);
             auto exps = sweep::expand_experiments(cfg);
             sweep::print_dry_run(cfg, exps, est, stdout, shard, &runner);
+            if (world) sweep::mpi::stop_all(*world);
             return 0;
         }
         ThreadPool::set_default_threads(cfg.threads);
@@ -133,12 +187,21 @@ CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
         opts.version = fmt::format("{} ({})", ROPEBENCH_VERSION, rb::git_describe());
         opts.progress = a->progress == "bar" ? 1 : a->progress == "lines" ? 0 : -1;
         opts.check_memory = !a->no_memory_check;
-        auto sum = sweep::run_sweep(cfg, runner, opts);
+        std::unique_ptr<sweep::WorkerPool> pool;
+        if (world) {
+            pool = sweep::mpi::make_pool(*world, {{"threads", cfg.threads}, {"fake_eval_ms", a->fake_eval_ms}});
+            log_info("sweep: MPI with {} ranks: rank 0 keeps the store, {} worker(s) run experiments", world->size(),
+                     world->size() - 1);
+            pool_started = true;
+        }
+        auto sum = sweep::run_sweep(cfg, runner, opts, pool.get());
         fmt::print(stderr, "sweep: {} experiments: {} done, {} failed ({} run now, {} were already done) in {}; store {}\n",
                    sum.total, sum.done, sum.failed, sum.ran, sum.skipped_done, sweep::human_seconds(sum.wall_s), opts.db);
+        if (int other = sum.total - sum.done - sum.failed; other > 0)
+            fmt::print(stderr, "sweep: {} experiment(s) are still claimed by another live process on this store; rerun when it "
+                               "has ended to run them\n", other);
         return 0;
-    };
-});
+}
 
 }  // namespace
 }  // namespace rb::app

@@ -9,7 +9,7 @@ pkgs=(
   build-essential cmake ninja-build pkg-config clang
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev
   libopenblas-dev libsqlite3-dev libtomlplusplus-dev libcairo2-dev libpng-dev
-  libcurl4-openssl-dev chromium
+  libcurl4-openssl-dev chromium libopenmpi-dev openmpi-bin
 )
 if [ "${1:-}" = "--tools" ]; then
   pkgs+=(python3-torch python3-numpy python3-sentencepiece)

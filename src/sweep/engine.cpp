@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <deque>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -40,8 +41,10 @@ std::string fmt_num(const json& v) {
 // otherwise one line per finished experiment.
 class Progress {
 public:
-    Progress(int total, int done, int failed, double flops_left, bool tty)
-        : m_total(total), m_done(done), m_failed(failed), m_flops_left(flops_left), m_tty(tty), m_t0(Clock::now()) {
+    // `parallel`: experiments running at once (the ETA divides by it).
+    Progress(int total, int done, int failed, double flops_left, bool tty, int parallel)
+        : m_total(total), m_done(done), m_failed(failed), m_parallel(std::max(1, parallel)), m_flops_left(flops_left), m_tty(tty),
+          m_t0(Clock::now()) {
         if (m_tty) m_ticker = std::thread([this] { tick(); });
     }
     ~Progress() {
@@ -93,7 +96,7 @@ private:
         bar += std::string(width - filled, '-');
         double el = seconds_since(m_t0);
         std::string rate = m_run_wall > 0 ? fmt::format("{:.0f} tok/s", m_tokens / m_run_wall) : "- tok/s";
-        std::string eta = m_flops_done > 0 ? human_seconds(m_flops_left / (m_flops_done / std::max(1e-9, m_run_wall))) : "?";
+        std::string eta = m_flops_done > 0 ? human_seconds(m_flops_left / (m_flops_done / std::max(1e-9, m_run_wall)) / m_parallel) : "?";
         std::string cur = m_current.empty() ? "" : fmt::format(" | {} ({})", m_current, human_seconds(seconds_since(m_cur_t0)));
         if (cur.size() > 70) cur = cur.substr(0, 67) + "...";
         std::fprintf(stderr, "\r\033[K[%s] %d/%d done, %d failed | %s | ETA %s | %s%s", bar.c_str(), m_done, m_total, m_failed,
@@ -101,7 +104,7 @@ private:
         std::fflush(stderr);
     }
 
-    int m_total, m_done, m_failed;
+    int m_total, m_done, m_failed, m_parallel;
     double m_flops_left, m_flops_done = 0, m_run_wall = 0;
     int64_t m_tokens = 0;
     bool m_tty;
@@ -128,6 +131,46 @@ std::string short_result(const json& rec) {
 }
 
 }  // namespace
+
+Outcome run_experiment(const Runner& runner, const EvalSpec& spec) {
+    Outcome o;
+    auto t = Clock::now();
+    try {
+        o.record = runner.run(spec);
+        auto bad = find_non_finite(o.record);
+        if (!bad.empty()) o.error = fmt::format("non-finite value (NaN/inf) in the result at {}", bad);
+    } catch (const std::bad_alloc&) {
+        o.error = "out of memory (std::bad_alloc)";
+    } catch (const std::exception& e) {
+        o.error = e.what();
+    }
+    o.wall_s = seconds_since(t);
+    o.ok = o.error.empty();
+    if (!o.ok) o.record = json();
+    return o;
+}
+
+json outcome_to_json(const Outcome& o) {
+    json j{{"ok", o.ok}, {"died", o.died}, {"wall_s", o.wall_s}};
+    if (o.ok) j["record"] = o.record;
+    else j["error"] = o.error;
+    return j;
+}
+
+Outcome outcome_from_json(const json& j) {
+    Outcome o;
+    try {
+        o.ok = j.at("ok").get<bool>();
+        o.died = j.value("died", false);
+        o.wall_s = j.at("wall_s").get<double>();
+        if (o.ok) o.record = j.at("record");
+        else o.error = j.at("error").get<std::string>();
+    } catch (const json::exception& e) {
+        throw Error("sweep: malformed result from a worker: {}", e.what());
+    }
+    if (o.ok && !o.record.is_object()) throw Error("sweep: malformed result from a worker: record is not an object");
+    return o;
+}
 
 std::string find_non_finite(const json& j, const std::string& path) {
     if (j.is_number_float() && !std::isfinite(j.get<double>())) return path.empty() ? "(root)" : path;
@@ -220,7 +263,7 @@ std::vector<Planned> plan_experiments(const SweepConfig& cfg, const std::vector<
     return out;
 }
 
-SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const SweepOptions& opts) {
+SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const SweepOptions& opts, WorkerPool* pool) {
     auto t0 = Clock::now();
     Estimator est(cfg);
     auto all = plan_experiments(cfg, expand_experiments(cfg), runner, est);
@@ -276,44 +319,88 @@ SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const Sweep
 
     std::string worker = opts.worker.empty() ? this_worker() : opts.worker;
     bool tty = opts.progress == 1 || (opts.progress < 0 && isatty(STDERR_FILENO) && log_level() >= LogLevel::info);
-    {
-        Progress progress(sum.total, done0, failed0, flops_left, tty);
+    // Failures known before running: invalid parameters, unresolvable identity, memory.
+    auto up_front_error = [&](const Planned* p) -> std::string {
+        if (!p->exp.invalid.empty()) return "invalid rope parameters: " + p->exp.invalid;
+        if (!p->identity_error.empty()) return p->identity_error;
+        if (opts.check_memory && est.memory_limit() > 0 && p->estimate.memory > est.memory_limit())
+            return fmt::format("estimated memory {} exceeds the limit {} ({})", human_bytes(p->estimate.memory),
+                               human_bytes(est.memory_limit()), est.memory_limit_source());
+        return "";
+    };
+    auto record = [&](Progress& progress, const Planned* p, const Outcome& o) {
+        std::string label = experiment_label(p->exp);
+        if (o.ok) {
+            store.finish(p->id, o.record.dump(), o.wall_s, opts.version);
+            int64_t tokens = o.record.value("tokens_processed", p->estimate.tokens);
+            progress.finish(label, true, o.wall_s, p->estimate.flops, tokens, short_result(o.record));
+        } else {
+            store.fail(p->id, o.error, o.wall_s, opts.version);
+            progress.finish(label, false, o.wall_s, p->estimate.flops, 0, o.error);
+        }
+    };
+    if (!pool) {
+        Progress progress(sum.total, done0, failed0, flops_left, tty, 1);
         for (const Planned* p : todo) {
             if (!store.claim(p->id, worker)) continue;  // another process on this store took it
-            std::string label = experiment_label(p->exp);
             ++sum.ran;
-            std::string up_front;
-            if (!p->exp.invalid.empty()) up_front = "invalid rope parameters: " + p->exp.invalid;
-            else if (!p->identity_error.empty()) up_front = p->identity_error;
-            else if (opts.check_memory && est.memory_limit() > 0 && p->estimate.memory > est.memory_limit())
-                up_front = fmt::format("estimated memory {} exceeds the limit {} ({})", human_bytes(p->estimate.memory),
-                                       human_bytes(est.memory_limit()), est.memory_limit_source());
-            if (!up_front.empty()) {
-                store.fail(p->id, up_front, 0, opts.version);
-                progress.finish(label, false, 0, 0, 0, up_front);
+            if (auto err = up_front_error(p); !err.empty()) {
+                store.fail(p->id, err, 0, opts.version);
+                progress.finish(experiment_label(p->exp), false, 0, 0, 0, err);
                 continue;
             }
-            progress.start(label);
-            auto t = Clock::now();
-            std::string error;
-            json record;
-            try {
-                record = runner.run(p->exp.spec);
-                auto bad = find_non_finite(record);
-                if (!bad.empty()) error = fmt::format("non-finite value (NaN/inf) in the result at {}", bad);
-            } catch (const std::bad_alloc&) {
-                error = "out of memory (std::bad_alloc)";
-            } catch (const std::exception& e) {
-                error = e.what();
+            progress.start(experiment_label(p->exp));
+            record(progress, p, run_experiment(runner, p->exp.spec));
+        }
+    } else {
+        // Longest first (the stragglers at the end are then the short ones); ties keep the
+        // config's order.
+        std::deque<const Planned*> queue(todo.begin(), todo.end());
+        std::stable_sort(queue.begin(), queue.end(),
+                         [](const Planned* a, const Planned* b) { return a->estimate.flops > b->estimate.flops; });
+        std::map<int, const Planned*> in_flight;
+        std::map<std::string, int> deaths;
+        Progress progress(sum.total, done0, failed0, flops_left, tty, pool->size());
+        int active = pool->size();
+        while (active > 0) {
+            auto ev = pool->wait();
+            if (ev.result) {
+                auto it = in_flight.find(ev.worker);
+                if (it == in_flight.end())
+                    throw Error("sweep: {} returned a result for no experiment (protocol error)", pool->describe(ev.worker));
+                const Planned* p = it->second;
+                in_flight.erase(it);
+                const Outcome& o = *ev.result;
+                if (o.died && ++deaths[p->id] < 2) {
+                    log_warn("sweep: {} lost '{}' ({}); it goes back in the queue", pool->describe(ev.worker),
+                             experiment_label(p->exp), o.error);
+                    store.release(p->id);
+                    queue.push_front(p);
+                } else {
+                    Outcome final = o;
+                    if (o.died) final.error = fmt::format("{} (the second time; not retried, --retry-failed reruns it)", o.error);
+                    record(progress, p, final);
+                }
             }
-            double wall = seconds_since(t);
-            if (error.empty()) {
-                store.finish(p->id, record.dump(), wall, opts.version);
-                int64_t tokens = record.value("tokens_processed", p->estimate.tokens);
-                progress.finish(label, true, wall, p->estimate.flops, tokens, short_result(record));
-            } else {
-                store.fail(p->id, error, wall, opts.version);
-                progress.finish(label, false, wall, p->estimate.flops, 0, error);
+            bool sent = false;
+            while (!queue.empty() && !sent) {
+                const Planned* p = queue.front();
+                queue.pop_front();
+                if (!store.claim(p->id, fmt::format("{} ({})", worker, pool->describe(ev.worker)))) continue;
+                if (!deaths.count(p->id)) ++sum.ran;
+                if (auto err = up_front_error(p); !err.empty()) {
+                    store.fail(p->id, err, 0, opts.version);
+                    progress.finish(experiment_label(p->exp), false, 0, 0, 0, err);
+                    continue;
+                }
+                pool->send(ev.worker, p->id, p->exp.spec);
+                in_flight[ev.worker] = p;
+                progress.start(experiment_label(p->exp));
+                sent = true;
+            }
+            if (!sent) {
+                pool->stop(ev.worker);
+                --active;
             }
         }
     }

@@ -69,7 +69,45 @@ struct SweepSummary {
     double wall_s = 0;
 };
 
-SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const SweepOptions& opts);
+/// What running one experiment gave: a record, an error (the experiment failed), or the
+/// death of the process that ran it (remote workers only: killed, crashed, out of memory).
+struct Outcome {
+    bool ok = false;
+    bool died = false;
+    nlohmann::json record;  // ok
+    std::string error;      // !ok
+    double wall_s = 0;
+};
+/// runner.run with the engine's failure rules: exceptions (bad_alloc included) and non-finite
+/// numbers in the record make a failed outcome.
+Outcome run_experiment(const Runner& runner, const EvalSpec& spec);
+nlohmann::json outcome_to_json(const Outcome& o);
+/// Inverse of outcome_to_json; throws Error on a malformed object.
+Outcome outcome_from_json(const nlohmann::json& j);
+
+/// Experiments run elsewhere (MPI ranks): the coordinator owns the store and hands out one
+/// experiment at a time to each idle worker, longest (most FLOPs) first. An experiment whose
+/// worker process died goes back to the front of the queue once; a second death records it
+/// failed (a deterministic crash or OOM would otherwise loop forever).
+class WorkerPool {
+public:
+    virtual ~WorkerPool() = default;
+    virtual int size() const = 0;
+    struct Event {
+        int worker = 0;
+        std::optional<Outcome> result;  // nullopt: the worker asks for its first experiment
+    };
+    /// Blocks until a worker asks for work or returns a result.
+    virtual Event wait() = 0;
+    virtual void send(int worker, const std::string& id, const EvalSpec& spec) = 0;
+    /// No more work for this worker: it shuts down.
+    virtual void stop(int worker) = 0;
+    /// "rank 2 on host:pid", for the store's worker column and messages.
+    virtual std::string describe(int worker) const = 0;
+};
+
+/// Runs this shard's pending experiments: in this process, or through `pool` when given.
+SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const SweepOptions& opts, WorkerPool* pool = nullptr);
 
 /// The --dry-run listing: experiments, counts per group/method/context, estimates, memory
 /// flags. Returns the number of experiments that exceed the memory limit.

@@ -238,7 +238,7 @@ int Store::reset_stale_running(bool all_hosts) {
         while (s.step()) {
             std::string id = *s.text(0);
             std::string w = s.text(1).value_or("");
-            auto colon = w.rfind(':');
+            auto colon = w.find(':');  // "host:pid", maybe followed by " (rank 2 ...)"
             bool dead = all_hosts;
             if (!dead && colon != std::string::npos && w.substr(0, colon) == host) {
                 long pid = std::strtol(w.c_str() + colon + 1, nullptr, 10);
@@ -287,6 +287,11 @@ bool Store::claim(const std::string& id, const std::string& worker) {
            m_path);
     u.bind(1, id).bind(2, worker).bind(3, now_iso8601()).step();
     return sqlite3_changes(m_db) == 1;
+}
+
+void Store::release(const std::string& id) {
+    Stmt u(m_db, "UPDATE experiments SET status = 'pending', worker = NULL WHERE id = ?1 AND status = 'running'", m_path);
+    u.bind(1, id).step();
 }
 
 void Store::finish(const std::string& id, const std::string& record_json, double wall_s, const std::string& version) {

@@ -52,6 +52,8 @@ public:
     int reset_failed(const std::vector<std::string>& ids);
     /// pending -> running for `worker`; false if the row was not pending (someone else has it).
     bool claim(const std::string& id, const std::string& worker);
+    /// running -> pending (its worker died; the experiment goes back in the queue).
+    void release(const std::string& id);
     /// running -> done with the record.
     void finish(const std::string& id, const std::string& record_json, double wall_s, const std::string& version);
     /// -> failed with the error text.

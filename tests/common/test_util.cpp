@@ -49,14 +49,19 @@ static std::string slurp(const std::string& path) {
 }
 
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_data) {
+    std::vector<std::string> argv{ROPEBENCH_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv, stdin_data);
+}
+
+CliResult run_command(const std::vector<std::string>& argv_in, const std::string& stdin_data) {
+    std::vector<std::string> argv_s = argv_in;
     std::string dir = temp_dir();
     std::string out_path = dir + "/stdout", err_path = dir + "/stderr", in_path = dir + "/stdin";
     {
         std::ofstream f(in_path, std::ios::binary);
         f << stdin_data;
     }
-    std::vector<std::string> argv_s{ROPEBENCH_BIN};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (auto& s : argv_s) argv.push_back(s.data());
     argv.push_back(nullptr);

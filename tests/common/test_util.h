@@ -22,6 +22,8 @@ struct CliResult {
 };
 /// Runs the ropebench binary with `args` (no shell), capturing stdout and stderr.
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_data = "");
+/// Runs `argv` (argv[0] a path, no shell), capturing stdout and stderr.
+CliResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data = "");
 
 /// Element-wise |got-ref| <= atol + rtol*|ref|; reports the worst index on failure.
 ::testing::AssertionResult all_close(const float* got, const float* ref, size_t n, double atol, double rtol);
