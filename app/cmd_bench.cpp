@@ -79,17 +79,22 @@ CommandRegistrar reg("bench", 90, [](CLI::App& app) -> std::function<int()> {
         RopeConfig rope = resolve_rope(c, a->m.rope_scaling, a->m.rope_theta);
         const char* width = "";
         double peak = cpu::measure_fma_peak_gflops(be->threads(), 0.5, &width);
+        double dp_peak = cpu::measure_bf16_dot_peak_gflops(be->threads(), 0.5);
+        double bw = cpu::measure_read_bandwidth_gbs(be->threads());
         fmt::print(stderr, "model {}: {} layers, hidden {}, {:.3f} B params, weights {} ({:.2f} GiB), load {:.1f} s\n",
                    a->m.model, c.num_layers, c.hidden_size, model.parameter_count() / 1e9, a->m.dtype,
                    model.weight_bytes() / double(1 << 30), load_s);
-        fmt::print(stderr, "threads {}, kernels {}, measured FMA peak {:.0f} GFLOP/s ({})\n", be->threads(),
-                   cpu::isa_name(cpu::active_isa()), peak, width);
+        fmt::print(stderr, "threads {}, kernels {}, measured FMA peak {:.0f} GFLOP/s ({}){}, read bandwidth {:.1f} GB/s\n",
+                   be->threads(), cpu::isa_name(cpu::active_isa()), peak, width,
+                   dp_peak > 0 ? fmt::format(", vdpbf16ps peak {:.0f} GFLOP/s", dp_peak) : "", bw);
         nlohmann::json out = {{"model", a->m.model},
                               {"dtype", a->m.dtype},
                               {"threads", be->threads()},
                               {"isa", cpu::isa_name(cpu::active_isa())},
                               {"peak_gflops", peak},
                               {"peak_width", width},
+                              {"bf16_dot_peak_gflops", dp_peak},
+                              {"read_bandwidth_gbs", bw},
                               {"params", model.parameter_count()},
                               {"prefill", nlohmann::json::array()}};
         std::mt19937 rng(42);
@@ -150,15 +155,38 @@ CommandRegistrar reg("bench", 90, [](CLI::App& app) -> std::function<int()> {
             std::vector<int> am(P);
             model.forward(*s, prompt.data(), P, nullptr, nullptr, am.data(), nullptr);
             int next = am.back();
-            auto t0 = std::chrono::steady_clock::now();
+            // Per-token times; the median resists the odd slow step (memory bandwidth is shared
+            // with whatever else runs on the host).
+            std::vector<double> step_s;
             for (int i = 0; i < a->decode; i++) {
                 int o = 0;
+                auto t0 = std::chrono::steady_clock::now();
                 model.forward(*s, &next, 1, nullptr, nullptr, &o, nullptr);
+                step_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
                 next = o;
             }
-            double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            out["decode"] = {{"prompt", P}, {"steps", a->decode}, {"tokens_per_s", a->decode / el}};
-            if (!a->json) fmt::print("decode after a {}-token prompt: {:.1f} tokens/s\n", P, a->decode / el);
+            double total = 0;
+            for (double x : step_s) total += x;
+            std::vector<double> sorted = step_s;
+            std::sort(sorted.begin(), sorted.end());
+            double med = sorted[sorted.size() / 2];
+            // Bytes one step must read: every weight matrix once (not the embedding table: one row)
+            // plus the KV cache (f32 K and V).
+            const auto& mc = model.config();
+            double wbytes = static_cast<double>(model.matrix_weight_bytes());
+            double kv = 2.0 * mc.num_layers * (P + a->decode / 2.0) * mc.num_kv_heads * mc.head_dim * 4;
+            double gbs = (wbytes + kv) / med / 1e9;
+            out["decode"] = {{"prompt", P},
+                             {"steps", a->decode},
+                             {"tokens_per_s", 1.0 / med},
+                             {"tokens_per_s_mean", a->decode / total},
+                             {"bytes_per_token", wbytes + kv},
+                             {"read_gbs", gbs},
+                             {"pct_read_bandwidth", bw > 0 ? 100 * gbs / bw : 0.0}};
+            if (!a->json)
+                fmt::print("decode after a {}-token prompt: {:.1f} tokens/s (median step; mean {:.1f}), {:.1f} GB/s = {:.0f}% of the "
+                           "measured read bandwidth\n",
+                           P, 1.0 / med, a->decode / total, gbs, bw > 0 ? 100 * gbs / bw : 0.0);
         }
         out["peak_rss_gib"] = peak_rss_gib();
         if (a->json)

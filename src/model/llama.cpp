@@ -97,6 +97,8 @@ uint64_t LlamaModel::weight_bytes() const {
     return b;
 }
 
+uint64_t LlamaModel::matrix_weight_bytes() const { return weight_bytes() - m_embed.size() * sizeof(float); }
+
 std::unique_ptr<Session> LlamaModel::new_session(int capacity, const RopeConfig& rope) const {
     if (capacity <= 0) throw Error("--ctx: context must be positive, got {}", capacity);
     return std::unique_ptr<Session>(new Session(*this, capacity, rope));

@@ -68,6 +68,8 @@ public:
     backend::WeightType weight_type() const { return m_wtype; }
     uint64_t parameter_count() const { return m_params; }
     uint64_t weight_bytes() const;
+    /// Bytes of the weight matrices one token's forward pass reads (all but the embedding table).
+    uint64_t matrix_weight_bytes() const;
 
     /// A new sequence with room for `capacity` tokens; throws Error if it cannot be allocated.
     std::unique_ptr<Session> new_session(int capacity, const RopeConfig& rope) const;

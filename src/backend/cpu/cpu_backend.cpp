@@ -23,7 +23,7 @@ public:
 
     std::unique_ptr<backend::Matrix> upload_matrix(const float* w, int rows, int cols,
                                                    backend::WeightType type) override {
-        return pack_matrix(w, rows, cols, type);
+        return pack_matrix(w, rows, cols, type, &m_pool);
     }
 
     float* alloc(size_t n) override {

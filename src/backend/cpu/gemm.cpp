@@ -121,33 +121,38 @@ struct Scratch {
 const char* gemm_kernel_name(backend::WeightType t) { return select_kernel(t).name; }
 bool gemm_rounds_x_to_bf16(backend::WeightType t) { return select_kernel(t).a_bf16; }
 
-std::unique_ptr<PackedMatrix> pack_matrix(const float* w, int n, int k, backend::WeightType type) {
+std::unique_ptr<PackedMatrix> pack_matrix(const float* w, int n, int k, backend::WeightType type, ThreadPool* pool) {
     auto m = std::make_unique<PackedMatrix>();
     m->n = n;
     m->k = k;
     m->wtype = type;
     const int n_panels = (n + k_nr - 1) / k_nr;
     const size_t pbytes = panel_bytes(*m);
-    m->storage.assign(n_panels * pbytes + 64, 0);
-    m->offset = (64 - reinterpret_cast<uintptr_t>(m->storage.data()) % 64) % 64;
-    uint8_t* base = m->storage.data() + m->offset;
-    for (int p = 0; p < n_panels; p++) {
-        const int rows = std::min(k_nr, n - p * k_nr);
-        if (type == backend::WeightType::f32) {
-            auto* d = reinterpret_cast<float*>(base + p * pbytes);
-            for (int c = 0; c < rows; c++) {
-                const float* src = w + static_cast<size_t>(p * k_nr + c) * k;
-                for (int kk = 0; kk < k; kk++) d[static_cast<size_t>(kk) * k_nr + c] = src[kk];
-            }
-        } else {
-            auto* d = reinterpret_cast<uint16_t*>(base + p * pbytes);
-            for (int c = 0; c < rows; c++) {
-                const float* src = w + static_cast<size_t>(p * k_nr + c) * k;
-                for (int kk = 0; kk < k; kk++)
-                    d[static_cast<size_t>(kk / 2) * 2 * k_nr + 2 * c + (kk & 1)] = f32_to_bf16(src[kk]);
+    m->storage = HugeBuffer(n_panels * pbytes);  // zeroed: padding rows/columns stay 0
+    uint8_t* base = m->storage.data();
+    auto pack_panels = [&](size_t p0, size_t p1) {
+        for (size_t p = p0; p < p1; p++) {
+            const int rows = std::min(k_nr, n - static_cast<int>(p) * k_nr);
+            if (type == backend::WeightType::f32) {
+                auto* d = reinterpret_cast<float*>(base + p * pbytes);
+                for (int c = 0; c < rows; c++) {
+                    const float* src = w + (p * k_nr + c) * static_cast<size_t>(k);
+                    for (int kk = 0; kk < k; kk++) d[static_cast<size_t>(kk) * k_nr + c] = src[kk];
+                }
+            } else {
+                auto* d = reinterpret_cast<uint16_t*>(base + p * pbytes);
+                for (int c = 0; c < rows; c++) {
+                    const float* src = w + (p * k_nr + c) * static_cast<size_t>(k);
+                    for (int kk = 0; kk < k; kk++)
+                        d[static_cast<size_t>(kk / 2) * 2 * k_nr + 2 * c + (kk & 1)] = f32_to_bf16(src[kk]);
+                }
             }
         }
-    }
+    };
+    if (pool)
+        pool->parallel_for(static_cast<size_t>(n_panels), pack_panels);
+    else
+        pack_panels(0, static_cast<size_t>(n_panels));
     return m;
 }
 
@@ -193,6 +198,22 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
     const int kc_block = n_mp == 1 ? kp : (env_kc > 0 ? (env_kc + 1) / 2 * 2 : kern.kc);
     const int mc = std::max(1, env_mc > 0 ? env_mc : kern.mc);
     const int nt = std::min(pool.size(), n_panels);
+    if (m == 1 && kern.gemv2) {
+        // Decoding: each thread streams its panel range as two halves side by side.
+        pool.run_on_all([&](int t) {
+            if (t >= nt) return;
+            const int p0 = static_cast<int>(static_cast<long long>(n_panels) * t / nt);
+            const int p1 = static_cast<int>(static_cast<long long>(n_panels) * (t + 1) / nt);
+            const int half = (p1 - p0 + 1) / 2;
+            for (int i = 0; i < half; i++) {
+                const int pa = p0 + i, pb = p0 + half + i;
+                const bool two = pb < p1;
+                kern.gemv2(kp, a_buf, mr, w.data() + pa * pbytes, two ? w.data() + pb * pbytes : nullptr, y + pa * k_nr,
+                           two ? y + pb * k_nr : nullptr, std::min(k_nr, n - pa * k_nr), two ? std::min(k_nr, n - pb * k_nr) : 0);
+            }
+        });
+        return;
+    }
     pool.run_on_all([&](int t) {
         if (t >= nt) return;
         const int p0 = static_cast<int>(static_cast<long long>(n_panels) * t / nt);
@@ -208,7 +229,10 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
                     const int nc = std::min(k_nr, n - p * k_nr);
                     // While this panel is reused from cache, pull the next one towards L2, a share per call,
                     // so its first use does not wait on memory.
-                    const uint8_t* next = p + 1 < p1 ? bp + pbytes : nullptr;
+                    // Not when decoding (one micro-panel): the panels then stream once, in order, which the
+                    // hardware prefetcher follows; a burst of prefetches for a whole 128 KiB panel only
+                    // competes with the loads of the current one.
+                    const uint8_t* next = p + 1 < p1 && n_mp > 1 ? bp + pbytes : nullptr;
                     const size_t share = (slice / (i1 - i0) + 63) / 64 * 64;
                     for (int ip = i0; ip < i1; ip++) {
                         if (next)

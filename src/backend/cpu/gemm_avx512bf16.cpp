@@ -82,6 +82,46 @@ void run(int m, int kc, const void* a_v, const void* b_v, float* c, int ldc, int
     }
 }
 
+// Decoding: one row against two panels at once; two k pairs per step into separate
+// accumulators (8 independent vdpbf16ps chains), summed at the end.
+void gemv2(int kp, const void* a_v, int a_stride, const void* b0_v, const void* b1_v, float* y0, float* y1, int nc0,
+           int nc1) {
+    const auto* a = static_cast<const uint32_t*>(a_v);
+    const auto* b0 = static_cast<const uint16_t*>(b0_v);
+    const auto* b1 = static_cast<const uint16_t*>(b1_v ? b1_v : b0_v);
+    __m512 s[8];
+    for (auto& v : s) v = _mm512_setzero_ps();
+    int p = 0;
+    for (; p + 4 <= kp; p += 4) {
+        const __m512bh a0 = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[0]));
+        const __m512bh a1 = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[a_stride]));
+        s[0] = _mm512_dpbf16_ps(s[0], a0, (__m512bh)_mm512_load_si512(b0));
+        s[1] = _mm512_dpbf16_ps(s[1], a0, (__m512bh)_mm512_load_si512(b0 + 32));
+        s[2] = _mm512_dpbf16_ps(s[2], a1, (__m512bh)_mm512_load_si512(b0 + 64));
+        s[3] = _mm512_dpbf16_ps(s[3], a1, (__m512bh)_mm512_load_si512(b0 + 96));
+        s[4] = _mm512_dpbf16_ps(s[4], a0, (__m512bh)_mm512_load_si512(b1));
+        s[5] = _mm512_dpbf16_ps(s[5], a0, (__m512bh)_mm512_load_si512(b1 + 32));
+        s[6] = _mm512_dpbf16_ps(s[6], a1, (__m512bh)_mm512_load_si512(b1 + 64));
+        s[7] = _mm512_dpbf16_ps(s[7], a1, (__m512bh)_mm512_load_si512(b1 + 96));
+        a += 2 * a_stride;
+        b0 += 128;
+        b1 += 128;
+    }
+    if (p < kp) {  // one k pair left (kp is even)
+        const __m512bh a0 = (__m512bh)_mm512_set1_epi32(static_cast<int>(a[0]));
+        s[0] = _mm512_dpbf16_ps(s[0], a0, (__m512bh)_mm512_load_si512(b0));
+        s[1] = _mm512_dpbf16_ps(s[1], a0, (__m512bh)_mm512_load_si512(b0 + 32));
+        s[4] = _mm512_dpbf16_ps(s[4], a0, (__m512bh)_mm512_load_si512(b1));
+        s[5] = _mm512_dpbf16_ps(s[5], a0, (__m512bh)_mm512_load_si512(b1 + 32));
+    }
+    auto store = [](float* y, int nc, __m512 lo, __m512 hi) {
+        _mm512_mask_storeu_ps(y, lo_mask(nc), lo);
+        _mm512_mask_storeu_ps(y + 16, hi_mask(nc), hi);
+    };
+    store(y0, nc0, _mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
+    if (b1_v) store(y1, nc1, _mm512_add_ps(s[4], s[6]), _mm512_add_ps(s[5], s[7]));
+}
+
 // Packs up to k_mr rows of x [rows, k] as bf16 pairs: dst[p*k_mr + i] = bf16(x[i][2p]) | bf16(x[i][2p+1]) << 16.
 void pack(const float* x, int rows, int ldx, int k, int kp, void* dst_v) {
     auto* dst = static_cast<uint32_t*>(dst_v);
@@ -101,7 +141,7 @@ void pack(const float* x, int rows, int ldx, int k, int kp, void* dst_v) {
     }
 }
 
-const GemmKernel k_dp{"avx512bf16 dpbf16 14x32", k_mr, true, 2048, 40, run, pack};
+const GemmKernel k_dp{"avx512bf16 dpbf16 14x32", k_mr, true, 2048, 40, run, pack, gemv2};
 
 }  // namespace
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "util/huge_buffer.h"
 #include "util/thread_pool.h"
 
 namespace rb::cpu {
@@ -24,17 +25,16 @@ bool parse_isa(const char* name, Isa* out);
 struct PackedMatrix : backend::Matrix {
     int n = 0, k = 0;
     backend::WeightType wtype = backend::WeightType::f32;
-    std::vector<uint8_t, std::allocator<uint8_t>> storage;  // packed panels (aligned inside)
-    size_t offset = 0;                                      // start of 64-byte aligned data in storage
+    HugeBuffer storage;  // packed panels (64-byte aligned, huge pages where available)
     int rows() const override { return n; }
     int cols() const override { return k; }
     backend::WeightType type() const override { return wtype; }
     size_t bytes() const override { return storage.size(); }
-    const uint8_t* data() const { return storage.data() + offset; }
+    const uint8_t* data() const { return storage.data(); }
 };
 
-/// Packs W [n, k] (row-major f32) as `type`.
-std::unique_ptr<PackedMatrix> pack_matrix(const float* w, int n, int k, backend::WeightType type);
+/// Packs W [n, k] (row-major f32) as `type`, panels split between the pool's threads when given.
+std::unique_ptr<PackedMatrix> pack_matrix(const float* w, int n, int k, backend::WeightType type, ThreadPool* pool = nullptr);
 
 /// y[m, n] = x[m, k] · Wᵀ   (ldx, ldy row strides), threads split the work with a fixed partition.
 void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int ldy, ThreadPool& pool);
@@ -103,6 +103,12 @@ struct GemmKernel {
     int mc;  // row block (in micro-panels)
     void (*run)(int m, int kc, const void* a, const void* b, float* c, int ldc, int nc, bool accumulate);
     void (*pack_a)(const float* x, int rows, int ldx, int k, int kp, void* dst);
+    /// Optional, one row of x (decoding): y0 = x . panel b0 and, when b1 is not null, y1 = x .
+    /// panel b1, over the whole padded k, the two panels streamed together (two memory streams
+    /// per thread keep more loads in flight than one). `a` is the packed row (a_stride elements
+    /// apart per k step: per k for f32 x, per k pair for bf16 x); nc0/nc1 columns are stored.
+    void (*gemv2)(int kp, const void* a, int a_stride, const void* b0, const void* b1, float* y0, float* y1, int nc0,
+                  int nc1) = nullptr;
 };
 
 /// Generic f32 A packing into [kp][mr] (used by kernels that keep x in f32).

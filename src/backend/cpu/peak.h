@@ -5,4 +5,10 @@ namespace rb::cpu {
 /// width this CPU runs (AVX-512 if available, else AVX2+FMA, else scalar), from a loop of
 /// independent FMAs on registers (no memory traffic). `seconds`: measuring time.
 double measure_fma_peak_gflops(int threads, double seconds = 0.3, const char** width = nullptr);
+/// Measured vdpbf16ps throughput (GFLOP/s, 64 per instruction: 32 products + 32 sums) on
+/// `threads` threads; 0 when the CPU lacks AVX512_BF16.
+double measure_bf16_dot_peak_gflops(int threads, double seconds = 0.3);
+/// Measured memory read bandwidth (GB/s) on `threads` threads: a 512 MiB buffer read with
+/// 512-bit (or 256-bit) loads, two streams per thread, best of 3 passes.
+double measure_read_bandwidth_gbs(int threads);
 }

@@ -161,8 +161,10 @@ TEST(Gemm, KernelsAcrossLevels) {
 }
 
 TEST(Gemm, SameBitsForAnyThreadCount) {
-    for (WeightType wt : {WeightType::f32, WeightType::bf16}) {
-        const int m = 45, n = 200, k = 700;
+    // m = 1 takes the decoding path (two panels streamed together), m = 45 the blocked one.
+    for (WeightType wt : {WeightType::f32, WeightType::bf16})
+      for (int m : {1, 45}) {
+        const int n = 200, k = 700;
         auto x = random_vec(static_cast<size_t>(m) * k, 7);
         auto w = random_vec(static_cast<size_t>(n) * k, 8);
         auto packed = pack_matrix(w.data(), n, k, wt);
@@ -170,8 +172,8 @@ TEST(Gemm, SameBitsForAnyThreadCount) {
         ThreadPool p1(1), p3(3);
         gemm(x.data(), m, k, *packed, y1.data(), n, p1);
         gemm(x.data(), m, k, *packed, y3.data(), n, p3);
-        ASSERT_EQ(std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)), 0) << weight_type_name(wt);
-    }
+        ASSERT_EQ(std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float)), 0) << weight_type_name(wt) << " m=" << m;
+      }
 }
 
 TEST(Gemm, ZeroK) {

@@ -1,6 +1,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
 #include <vector>
 
 #include "util/error.h"
@@ -42,6 +45,28 @@ TEST(ThreadPool, StaticSplitCoversRangeOnce) {
             });
             for (size_t i = 0; i < n; i++) ASSERT_EQ(hits[i].load(), 1) << "n=" << n << " threads=" << nt << " i=" << i;
         }
+    }
+}
+
+// The hand-off (spin, then sleep on a condition variable) under both regimes: jobs back to
+// back (workers still spinning) and jobs after a pause longer than the spin (workers asleep),
+// with the spin disabled too. Every job must run exactly once on every thread and the caller
+// must not return before the workers are done (the sums would then be short).
+TEST(ThreadPool, HandOffSpinningAndSleeping) {
+    for (const char* spin : {"0", "100"}) {
+        setenv("ROPEBENCH_SPIN_US", spin, 1);
+        for (int nt : {2, 3}) {
+            ThreadPool pool(nt);
+            std::vector<long> per_thread(nt, 0);
+            long expected = 0;
+            for (int job = 0; job < 3000; job++) {
+                if (job % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // > spin: workers sleep
+                pool.run_on_all([&](int t) { per_thread[t] += job; });
+                expected += job;
+                for (int t = 0; t < nt; t++) ASSERT_EQ(per_thread[t], expected) << "spin " << spin << " threads " << nt << " job " << job;
+            }
+        }
+        unsetenv("ROPEBENCH_SPIN_US");
     }
 }
 
