@@ -121,7 +121,10 @@ public:
         const Shard& s = m_shards[it->second.first];
         const SafetensorsTensor& t = s.header.tensors[it->second.second];
         check_shape(s.file, name, t.shape, expected);
-        return to_f32(t.dtype, s.bytes.data + s.header.data_start + t.begin, element_count(t.shape));
+        const uint8_t* src = s.bytes.data + s.header.data_start + t.begin;
+        auto out = to_f32(t.dtype, src, element_count(t.shape));
+        if (s.bytes.owner) s.bytes.owner->release(src, t.end - t.begin);
+        return out;
     }
 
     std::optional<std::string> tokenizer_model_path() const override { return m_tokenizer; }
@@ -234,7 +237,9 @@ public:
         const GgufTensor& t = m_file.tensors[it->second];
         const TensorInfo ti = info(name, t);
         check_shape(m_path, name, ti.shape, expected);
-        std::vector<float> w = to_f32(ti.dtype, m_bytes.data + m_file.data_start + t.offset, t.elements());
+        const uint8_t* src = m_bytes.data + m_file.data_start + t.offset;
+        std::vector<float> w = to_f32(ti.dtype, src, t.elements());
+        if (m_bytes.owner) m_bytes.owner->release(src, t.nbytes);
         const bool is_q = ends_with(name, "self_attn.q_proj.weight");
         const bool is_k = ends_with(name, "self_attn.k_proj.weight");
         if ((is_q || is_k) && ti.shape.size() == 2) {

@@ -119,4 +119,12 @@ bool is_valid_utf8(std::string_view s, size_t* bad_offset) {
     return true;
 }
 
+void MappedFile::release(const uint8_t* p, size_t n) const {
+    if (!m_data || p < m_data || p + n > m_data + m_size) return;
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    uintptr_t b = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+    uintptr_t e = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
+    if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+}
+
 }  // namespace rb

@@ -22,6 +22,10 @@ public:
     const uint8_t* data() const { return m_data; }
     size_t size() const { return m_size; }
     const std::string& path() const { return m_path; }
+    /// Drops the resident pages of [p, p+n) (whole pages inside the range) from this
+    /// process: they are re-read from the file if touched again. Loading calls it once a
+    /// tensor is converted, so the mapped checkpoint does not add to peak memory.
+    void release(const uint8_t* p, size_t n) const;
 
 private:
     std::string m_path;
