@@ -60,8 +60,11 @@ public:
     /// q [n, H, hd] (row stride ldq), k_cache/v_cache [KV, cap, hd] hold keys/values for
     /// positions 0 .. pos0+n-1. out [n, H, hd] (row stride ldo). scale = 1/sqrt(hd).
     /// Memory does not grow with n × positions (online softmax over key tiles).
+    /// `bf16`: the model runs in bf16; the backend may take its products in bf16 (inputs
+    /// rounded to bf16, f32 accumulation and softmax), as bf16 frameworks do.
     virtual void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache,
-                           int cap, int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo) = 0;
+                           int cap, int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo,
+                           bool bf16) = 0;
 
     /// Writes k/v rows [n, KV, hd] (row strides ldk, ldv) into caches [KV, cap, hd] at pos0.
     virtual void store_kv(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache,

@@ -206,7 +206,8 @@ void LlamaModel::forward(Session& s, const int* tokens, int n, const int* target
             m_be.store_kv(k, qkv_dim, v, qkv_dim, t, pos0 + b, s.m_k[l], s.m_v[l], s.m_cap, KV, hd);
             auto tb = Clock::now();
             m_stats.projections += std::chrono::duration<double>(tb - ta).count();
-            m_be.attention(q, qkv_dim, t, pos0 + b, s.m_k[l], s.m_v[l], s.m_cap, H, KV, hd, scale, s.m_att, H * hd);
+            m_be.attention(q, qkv_dim, t, pos0 + b, s.m_k[l], s.m_v[l], s.m_cap, H, KV, hd, scale, s.m_att, H * hd,
+                           m_wtype == backend::WeightType::bf16);
             auto tc = Clock::now();
             m_stats.attention += std::chrono::duration<double>(tc - tb).count();
             m_be.matmul(s.m_att, t, H * hd, *L.wo, s.m_tmp, hidden);

@@ -76,13 +76,17 @@ struct AlignedFloats {
 };
 }  // namespace
 
+bool attention_bf16_available(int head_dim) { return active_isa() >= Isa::avx512bf16 && head_dim % 2 == 0; }
+
 void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
-               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool) {
+               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool, bool bf16) {
     if (n <= 0 || n_heads <= 0) return;
     const int group = n_heads / n_kv_heads;
     detail::AttnFn fn = nullptr;
     const Isa isa = active_isa();
-    if (isa >= Isa::avx512) fn = detail::attention_kernel_avx512();
+    const bool use_bf16 = bf16 && attention_bf16_available(head_dim);
+    if (use_bf16) fn = detail::attention_kernel_avx512bf16();
+    if (!fn && isa >= Isa::avx512) fn = detail::attention_kernel_avx512();
     if (!fn && isa >= Isa::avx2) fn = detail::attention_kernel_avx2();
     if (!fn) fn = detail::attention_task_generic;
 
@@ -90,10 +94,14 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
     // head's keys 0 .. pos0+n-1 once per call (cost KV*keys*hd, small next to the n*H*keys*hd
     // of the products) instead of once per query tile.
     const bool want_kt = fn != detail::attention_task_generic;
-    detail::AttnTransposeFn transpose = isa >= Isa::avx512 ? detail::attention_transpose_avx512() : nullptr;
+    detail::AttnTransposeFn transpose = use_bf16              ? detail::attention_transpose_avx512bf16()
+                                        : isa >= Isa::avx512 ? detail::attention_transpose_avx512()
+                                                             : nullptr;
     constexpr int bk = detail::k_attn_tile;
     const int n_keys = pos0 + n, n_ktiles = (n_keys + bk - 1) / bk;
-    const size_t kt_head = static_cast<size_t>(n_ktiles) * head_dim * bk;
+    // f32: [hd][bk] per tile; bf16: [hd/2][bk] pairs (32-bit each).
+    const int kt_rows = use_bf16 ? head_dim / 2 : head_dim;
+    const size_t kt_head = static_cast<size_t>(n_ktiles) * kt_rows * bk;
     static thread_local AlignedFloats kt_buf;
     float* ktb = want_kt ? kt_buf.get(kt_head * n_kv_heads) : nullptr;
     if (want_kt) {
@@ -101,7 +109,7 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
             for (size_t it = b; it < e; it++) {
                 const int g = static_cast<int>(it / n_ktiles), tile = static_cast<int>(it % n_ktiles);
                 const int t0 = tile * bk, nk = std::min(bk, n_keys - t0);
-                float* dst = ktb + g * kt_head + static_cast<size_t>(tile) * head_dim * bk;
+                float* dst = ktb + g * kt_head + static_cast<size_t>(tile) * kt_rows * bk;
                 const float* src = k_cache + (static_cast<size_t>(g) * cap + t0) * head_dim;
                 if (transpose) {
                     transpose(src, nk, head_dim, dst);

@@ -73,9 +73,9 @@ public:
     }
 
     void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
-                   int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo) override {
+                   int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, bool bf16) override {
         cpu::attention(q, ldq, n, pos0, k_cache, v_cache, cap, n_heads, n_kv_heads, head_dim, scale, out, ldo,
-                       m_pool);
+                       m_pool, bf16);
     }
 
     void store_kv(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache, float* v_cache,

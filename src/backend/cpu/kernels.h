@@ -39,9 +39,13 @@ std::unique_ptr<PackedMatrix> pack_matrix(const float* w, int n, int k, backend:
 /// y[m, n] = x[m, k] · Wᵀ   (ldx, ldy row strides), threads split the work with a fixed partition.
 void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int ldy, ThreadPool& pool);
 
-/// Causal GQA flash attention; same contract as Backend::attention.
+/// Causal GQA flash attention; same contract as Backend::attention. `bf16`: products in bf16
+/// (vdpbf16ps, f32 accumulation) where the CPU has AVX512_BF16 and head_dim is even.
 void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
-               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool);
+               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool,
+               bool bf16 = false);
+/// True when attention(..., bf16 = true) takes the bf16 path (for tests and the benchmark).
+bool attention_bf16_available(int head_dim);
 
 // ---- GEMM epilogues (gemm_epilogue*.cpp): the elementwise passes after the MLP and LM-head GEMMs,
 // vectorised at AVX-512 with a polynomial exp (relative error < 2e-7), scalar otherwise ----
@@ -141,10 +145,12 @@ constexpr int k_attn_tile = 64;
 using AttnFn = void (*)(const AttnTask& t);
 AttnFn attention_kernel_avx2();
 AttnFn attention_kernel_avx512();
+AttnFn attention_kernel_avx512bf16();  // kt holds bf16 pairs [hd/2][k_attn_tile] (attention_transpose_avx512bf16)
 /// Transposes one tile of keys K[nk, hd] (row stride hd, nk <= k_attn_tile) into
 /// dst [hd][k_attn_tile] (64-byte aligned), zero for keys >= nk.
 using AttnTransposeFn = void (*)(const float* k, int nk, int hd, float* dst);
 AttnTransposeFn attention_transpose_avx512();
+AttnTransposeFn attention_transpose_avx512bf16();
 
 // Epilogue rows (gemm_epilogue_avx512.cpp); rows [b, e).
 void swiglu_rows_avx512(const float* gu, float* out, size_t b, size_t e, int inter);

@@ -225,6 +225,50 @@ TEST(Attention, MatchesReferenceAtEveryLevel) {
         for (const auto& c : cases) ASSERT_NO_FATAL_FAILURE(check_attention(c, isa, 2));
 }
 
+// The bf16 path (AVX512_BF16): Q, K, V and the softmax weights P are rounded to bf16 (round to
+// nearest even), products accumulate in f32. Against the double reference on the same
+// bf16-rounded Q, K, V, the only further change is P's rounding, |δp_j| <= 2^-9 p_j, so
+// |δo| <= 2^-9 Σ_j p_j |v_j| / l <= 2^-9 max|v| = 2^-9 (V in [-1, 1]); plus the f32 terms of
+// the f32 kernel. Tolerance 2.5e-3 = 1.28 × 2^-9 + 5e-5.
+TEST(Attention, Bf16PathMatchesReferenceOnRoundedInputs) {
+    if (!cpu::attention_bf16_available(64)) {
+        // Not silent: ctest shows the skip and its reason. CI runs on AVX512_BF16 machines.
+        GTEST_SKIP() << "this CPU has no AVX512_BF16: the bf16 attention path cannot run here";
+    }
+    const AttnCase cases[] = {{1, 0, 4, 2, 8},    {1, 300, 32, 4, 64}, {33, 100, 32, 4, 64}, {130, 70, 8, 1, 64},
+                              {20, 10, 4, 2, 80}, {9, 60, 2, 1, 128},  {3, 0, 6, 3, 24},     {65, 130, 16, 4, 64},
+                              {7, 5, 4, 2, 6}};
+    for (const auto& c : cases) {
+        const int cap = c.pos0 + c.n + 3;
+        const int ldq = c.heads * c.head_dim + 2, ldo = c.heads * c.head_dim + 5;
+        auto q = round_bf16(random_vec(static_cast<size_t>(c.n) * ldq, 31 + c.n, -3.f, 3.f));
+        auto kc = round_bf16(random_vec(static_cast<size_t>(c.kv_heads) * cap * c.head_dim, 41 + c.pos0));
+        auto vc = round_bf16(random_vec(static_cast<size_t>(c.kv_heads) * cap * c.head_dim, 51 + c.head_dim));
+        const float scale = 1.f / std::sqrt(static_cast<float>(c.head_dim));
+        std::vector<float> out(static_cast<size_t>(c.n) * ldo, -777.f), ref(out.size(), -777.f), f32(out.size(), -777.f);
+        ThreadPool pool(2);
+        attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, out.data(),
+                  ldo, pool, true);
+        attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, f32.data(),
+                  ldo, pool, false);
+        ref::attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale,
+                       ref.data(), ldo);
+        double worst = 0;
+        bool differs = false;
+        for (size_t i = 0; i < out.size(); i++) {
+            const double d = std::fabs(static_cast<double>(out[i]) - ref[i]);
+            worst = std::max(worst, d);
+            differs |= out[i] != f32[i];
+            ASSERT_LE(d, 2.5e-3) << "n=" << c.n << " pos0=" << c.pos0 << " H=" << c.heads << " KV=" << c.kv_heads
+                                 << " hd=" << c.head_dim << " at row " << i / ldo << " col " << i % ldo;
+        }
+        // The path really ran: P's rounding makes it differ from the f32 kernel somewhere
+        // (except for a single key, where P = 1 exactly).
+        if (c.pos0 + c.n > 1) EXPECT_TRUE(differs) << "bf16 path gave the f32 kernel's bits: not taken?";
+        std::printf("bf16 attention n=%d pos0=%d hd=%d: max |diff| vs reference %.2e\n", c.n, c.pos0, c.head_dim, worst);
+    }
+}
+
 TEST(Attention, SameBitsForAnyThreadCount) {
     const int n = 40, pos0 = 90, H = 8, KV = 2, hd = 64, cap = 140;
     auto q = random_vec(static_cast<size_t>(n) * H * hd, 1, -3.f, 3.f);
@@ -234,9 +278,11 @@ TEST(Attention, SameBitsForAnyThreadCount) {
         IsaGuard g(isa);
         std::vector<float> o1(static_cast<size_t>(n) * H * hd), o3(o1.size());
         ThreadPool p1(1), p3(3);
-        attention(q.data(), H * hd, n, pos0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, o1.data(), H * hd, p1);
-        attention(q.data(), H * hd, n, pos0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, o3.data(), H * hd, p3);
-        ASSERT_EQ(std::memcmp(o1.data(), o3.data(), o1.size() * sizeof(float)), 0) << isa_name(isa);
+        for (bool bf16 : {false, true}) {
+            attention(q.data(), H * hd, n, pos0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, o1.data(), H * hd, p1, bf16);
+            attention(q.data(), H * hd, n, pos0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, o3.data(), H * hd, p3, bf16);
+            ASSERT_EQ(std::memcmp(o1.data(), o3.data(), o1.size() * sizeof(float)), 0) << isa_name(isa) << " bf16 " << bf16;
+        }
     }
 }
 
