@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/test_util.h"
+#include "sweep_e2e_util.h"
 #include "util/mapped_file.h"
 #include "sweep/store.h"
 
@@ -23,7 +24,10 @@ extern char** environ;
 
 using rb::test::run_cli;
 using rb::test::shared_path;
+using rb::test::k_tiny_experiments;
 using rb::test::source_path;
+using rb::test::store_contents;
+using rb::test::tiny_config;
 using nlohmann::json;
 
 namespace {
@@ -32,51 +36,6 @@ std::string write(const std::string& dir, const std::string& name, const std::st
     std::string p = dir + "/" + name;
     std::ofstream(p) << text;
     return p;
-}
-
-// A grid on stories260K (trained at 512) with short contexts: cheap with the real evaluator.
-std::string tiny_config(const std::string& metrics_extra = "") {
-    return fmt::format(R"([model]
-path = "{}"
-threads = 1
-
-[data]
-texts = ["{}"]
-
-[metrics]
-run = ["ppl"{}]
-[metrics.passkey]
-depths = [0.0, 1.0]
-trials = 1
-
-[sweep]
-ctx = [64, 128]
-
-[[methods]]
-method = "yarn"
-factor = [2, 4]
-beta_fast = [16, 32]
-
-[[methods]]
-method = "linear"
-factor = [2, "ctx / original"]
-
-[[methods]]
-method = "dynamic"
-factor = [1, 2]
-)",
-                       shared_path("data/models/stories260K"), shared_path("data/text/tinystories_valid_sample.txt"),
-                       metrics_extra);
-}
-const int k_tiny_experiments = 2 * (1 + 4 + 2 + 2);
-
-// id -> (status, record fingerprint)
-std::map<std::string, std::pair<std::string, json>> store_contents(const std::string& db) {
-    rb::sweep::Store s(db);
-    std::map<std::string, std::pair<std::string, json>> out;
-    for (auto& r : s.rows())
-        out[r.id] = {r.status, r.record ? rb::sweep::record_fingerprint(json::parse(*r.record)) : json()};
-    return out;
 }
 
 pid_t spawn_quiet(const std::vector<std::string>& args) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "common/test_util.h"
+#include "sweep_e2e_util.h"
 #include "sweep/store.h"
 #include "util/mapped_file.h"
 
@@ -38,41 +39,13 @@ const char* k_mpiexec = ROPEBENCH_MPIEXEC;
 const char* k_mpiexec = "";
 #endif
 
-// The ppl grid of sweep_cli_test.cpp on stories260K: 18 experiments.
+// The ppl grid of sweep_e2e_util.h (stories260K, 18 experiments), written to dir/c.toml.
 std::string config(const std::string& dir) {
-    std::string text = fmt::format(R"([model]
-path = "{}"
-threads = 1
-
-[data]
-texts = ["{}"]
-
-[metrics]
-run = ["ppl"]
-
-[sweep]
-ctx = [64, 128]
-
-[[methods]]
-method = "yarn"
-factor = [2, 4]
-beta_fast = [16, 32]
-
-[[methods]]
-method = "linear"
-factor = [2, "ctx / original"]
-
-[[methods]]
-method = "dynamic"
-factor = [1, 2]
-)",
-                                   shared_path("data/models/stories260K"),
-                                   shared_path("data/text/tinystories_valid_sample.txt"));
     std::string p = dir + "/c.toml";
-    std::ofstream(p) << text;
+    std::ofstream(p) << rb::test::tiny_config();
     return p;
 }
-const int k_experiments = 18;
+const int k_experiments = rb::test::k_tiny_experiments;
 
 std::vector<std::string> mpi_argv(const std::vector<std::string>& args) {
     // Open MPI refuses root unless told (CI runs as root).
@@ -83,13 +56,7 @@ std::vector<std::string> mpi_argv(const std::vector<std::string>& args) {
     return argv;
 }
 
-std::map<std::string, std::pair<std::string, json>> contents(const std::string& db) {
-    rb::sweep::Store s(db);
-    std::map<std::string, std::pair<std::string, json>> out;
-    for (auto& r : s.rows())
-        out[r.id] = {r.status, r.record ? rb::sweep::record_fingerprint(json::parse(*r.record)) : json()};
-    return out;
-}
+auto contents(const std::string& db) { return rb::test::store_contents(db); }
 
 pid_t spawn(const std::vector<std::string>& argv_s, const std::string& log) {
     std::vector<std::string> copy = argv_s;

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "backend/cpu/avx512_util.h"
 #include "backend/cpu/exp_avx512.h"
 #include "backend/cpu/kernels.h"
 
@@ -21,24 +22,7 @@ namespace {
 constexpr int k_bk = k_attn_tile;  // keys per tile
 constexpr int k_mr = 6;   // query rows per register block
 
-struct Buf {
-    float* p = nullptr;
-    size_t n = 0;
-    ~Buf() { std::free(p); }
-    float* get(size_t count) {
-        if (count > n) {
-            std::free(p);
-            n = (count + 15) / 16 * 16;
-            p = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
-            if (!p) throw std::bad_alloc();
-        }
-        return p;
-    }
-};
 
-inline __mmask16 count_mask(int cnt) {
-    return cnt <= 0 ? __mmask16(0) : cnt >= 16 ? __mmask16(0xffff) : __mmask16((1u << cnt) - 1u);
-}
 
 struct Ctx {
     const AttnTask* t;
@@ -151,7 +135,7 @@ void block(const Ctx& x, int r0, int t0, int nk) {
 }
 
 void task(const AttnTask& t) {
-    static thread_local Buf o_buf, m_buf, l_buf, p_buf;
+    static thread_local AlignedBuf<float> o_buf, m_buf, l_buf, p_buf;
     const int hd = t.head_dim;
     const int R = t.n_pos * t.group;
     Ctx x;

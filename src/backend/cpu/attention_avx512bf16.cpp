@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "backend/cpu/avx512_util.h"
 #include "backend/cpu/exp_avx512.h"
 #include "backend/cpu/kernels.h"
 
@@ -21,24 +22,7 @@ namespace {
 constexpr int k_bk = k_attn_tile;  // keys per tile
 constexpr int k_mr = 6;            // query rows per register block
 
-struct Buf {
-    uint32_t* p = nullptr;
-    size_t n = 0;
-    ~Buf() { std::free(p); }
-    uint32_t* get(size_t count) {
-        if (count > n) {
-            std::free(p);
-            n = (count + 15) / 16 * 16;
-            p = static_cast<uint32_t*>(std::aligned_alloc(64, n * sizeof(uint32_t)));
-            if (!p) throw std::bad_alloc();
-        }
-        return p;
-    }
-};
 
-inline __mmask16 count_mask(int cnt) {
-    return cnt <= 0 ? __mmask16(0) : cnt >= 16 ? __mmask16(0xffff) : __mmask16((1u << cnt) - 1u);
-}
 
 // One row of n f32 values -> n/2 bf16 pairs (dst[c] = bf16(x[2c]) | bf16(x[2c+1]) << 16), n even.
 inline void to_pairs(const float* x, int n, uint32_t* dst) {
@@ -184,21 +168,8 @@ void pack_v_tile(const float* v, int nk, int hd, int hdp, uint32_t* dst) {
 }
 
 void task(const AttnTask& t) {
-    static thread_local Buf q_buf, v_buf, p2_buf;
-    static thread_local struct FBuf {
-        float* p = nullptr;
-        size_t n = 0;
-        ~FBuf() { std::free(p); }
-        float* get(size_t count) {
-            if (count > n) {
-                std::free(p);
-                n = (count + 15) / 16 * 16;
-                p = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
-                if (!p) throw std::bad_alloc();
-            }
-            return p;
-        }
-    } o_buf, m_buf, l_buf;
+    static thread_local AlignedBuf<uint32_t> q_buf, v_buf, p2_buf;
+    static thread_local AlignedBuf<float> o_buf, m_buf, l_buf;
     const int hd = t.head_dim;
     const int R = t.n_pos * t.group;
     Ctx x;
@@ -250,7 +221,7 @@ void task(const AttnTask& t) {
 // K tile -> bf16 pairs per key row, then the 32-bit transpose of attention_avx512.cpp:
 // dst [hd/2][k_bk] of pairs (bits stored in a float array).
 void transpose_tile_bf16(const float* k, int nk, int hd, float* dst) {
-    static thread_local Buf rows;
+    static thread_local AlignedBuf<uint32_t> rows;
     const int hp = hd / 2;
     uint32_t* tmp = rows.get(static_cast<size_t>(k_bk) * hp + 16);
     for (int j = 0; j < nk; j++) to_pairs(k + static_cast<size_t>(j) * hd, hd, tmp + static_cast<size_t>(j) * hp);

@@ -144,10 +144,8 @@ void gemv2_f32(int kp, const void* a_v, int a_stride, const void* b0_v, const vo
         s[5] = _mm512_fmadd_ps(a0, _mm512_load_ps(b1 + 16), s[5]);
     }
     auto store = [](float* y, int nc, __m512 lo, __m512 hi) {
-        const __mmask16 m0 = nc >= 16 ? __mmask16(0xffff) : __mmask16((1u << nc) - 1u);
-        const __mmask16 m1 = nc <= 16 ? __mmask16(0) : nc >= 32 ? __mmask16(0xffff) : __mmask16((1u << (nc - 16)) - 1u);
-        _mm512_mask_storeu_ps(y, m0, lo);
-        _mm512_mask_storeu_ps(y + 16, m1, hi);
+        _mm512_mask_storeu_ps(y, lo_mask(nc), lo);
+        _mm512_mask_storeu_ps(y + 16, hi_mask(nc), hi);
     };
     store(y0, nc0, _mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
     if (b1_v) store(y1, nc1, _mm512_add_ps(s[4], s[6]), _mm512_add_ps(s[5], s[7]));

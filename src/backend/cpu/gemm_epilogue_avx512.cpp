@@ -5,17 +5,11 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/cpu/avx512_util.h"
 #include "backend/cpu/exp_avx512.h"
 #include "backend/cpu/kernels.h"
 
 namespace rb::cpu::detail {
-namespace {
-
-inline __mmask16 count_mask(int cnt) {
-    return cnt <= 0 ? __mmask16(0) : cnt >= 16 ? __mmask16(0xffff) : __mmask16((1u << cnt) - 1u);
-}
-
-}  // namespace
 
 void swiglu_rows_avx512(const float* gu, float* out, size_t b, size_t e, int inter) {
     const __m512 one = _mm512_set1_ps(1.f);

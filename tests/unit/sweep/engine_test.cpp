@@ -13,23 +13,9 @@ using nlohmann::json;
 
 namespace {
 
-SweepOptions options(const std::string& db) {
-    SweepOptions o;
-    o.db = db;
-    o.progress = 0;
-    o.version = "test";
-    return o;
-}
+SweepOptions options(const std::string& db) { return test_options(db); }
 
-const char* k_grid = R"(
-[[methods]]
-method = "yarn"
-factor = [2, 4]
-
-[[methods]]
-method = "linear"
-factor = "ctx / original"
-)";
+const char* k_grid = k_small_grid;
 
 std::map<std::string, json> done_records(const std::string& db) {
     Store s(db);

@@ -17,23 +17,9 @@ using rb::EvalSpec;
 
 namespace {
 
-SweepOptions options(const std::string& db) {
-    SweepOptions o;
-    o.db = db;
-    o.progress = 0;
-    o.version = "test";
-    return o;
-}
+SweepOptions options(const std::string& db) { return test_options(db); }
 
-const char* k_grid = R"(
-[[methods]]
-method = "yarn"
-factor = [2, 4]
-
-[[methods]]
-method = "linear"
-factor = "ctx / original"
-)";
+const char* k_grid = k_small_grid;
 
 // Simulates `n` workers taking turns: wait() returns the next event in a round robin; a
 // worker's experiment "dies" when `die` says so.

@@ -39,6 +39,27 @@ inline std::string write(const std::string& dir, const std::string& name, const 
     return p;
 }
 
+/// Options for a quiet test sweep into `db`.
+inline SweepOptions test_options(const std::string& db) {
+    SweepOptions o;
+    o.db = db;
+    o.progress = 0;
+    o.version = "test";
+    return o;
+}
+
+/// yarn factor 2 and 4 plus linear at ctx/original: with small_config's two lengths and the
+/// baseline, 8 experiments.
+inline const char* k_small_grid = R"(
+[[methods]]
+method = "yarn"
+factor = [2, 4]
+
+[[methods]]
+method = "linear"
+factor = "ctx / original"
+)";
+
 /// Deterministic stand-in for run_eval: a "ppl" derived from the spec's hash.
 inline Runner fake_runner(int* calls = nullptr) {
     Runner r;
