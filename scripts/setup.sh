@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 pkgs=(
   build-essential cmake ninja-build pkg-config clang
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev
-  libopenblas-dev libsqlite3-dev libtomlplusplus-dev libcairo2-dev libpng-dev
+  libsqlite3-dev libtomlplusplus-dev libcairo2-dev libpng-dev
   libcurl4-openssl-dev chromium libopenmpi-dev openmpi-bin
 )
 if [ "${1:-}" = "--tools" ]; then

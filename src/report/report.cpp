@@ -72,8 +72,10 @@ bool better(const Experiment* a, const Experiment* b, Metric m) {
 
 std::string fnum(Num v, int sig = 4) { return format(v, sig); }
 std::string fpct(Num v) { return v ? fmt::format("{:.1f}%", *v * 100) : "undefined"; }
+// An interval that cannot be computed (one document, n < 4, |r| = 1) prints as "[no CI]",
+// never as a bare "undefined" that reads like a unit next to the value ("1009 undefined").
 std::string fci(const Interval& i, int sig = 4) {
-    if (!i.lo || !i.hi) return "undefined";
+    if (!i.lo || !i.hi) return "[no CI]";
     return fmt::format("[{}, {}]", format(i.lo, sig), format(i.hi, sig));
 }
 

@@ -138,6 +138,29 @@ TEST(Report, UndefinedNotNan) {
     // within-L correlations there must still be numbers or "undefined", checked above.
 }
 
+TEST(Report, MissingPplIntervalPrintsNoCi) {
+    // One document per experiment: the eval record's ci95 is null. The PPL cells must say so
+    // ("[no CI]"), not print a bare "undefined" after the number ("1009 undefined").
+    std::string dir = rb::test::temp_dir();
+    auto rows = fx::standard_rows();
+    for (auto& r : rows) {
+        if (r.status != "done" || !r.record) continue;
+        json rec = json::parse(*r.record);
+        rec["metrics"]["ppl"]["ci95"] = nullptr;
+        rec["metrics"]["ppl"]["ci95_note"] = "undefined: 1 document";
+        r.record = rec.dump();
+    }
+    fx::create_store(dir + "/one_doc.db", rows);
+    ReportOptions o;
+    o.out_dir = dir + "/out";
+    o.bootstrap_resamples = 200;
+    write_report(dir + "/one_doc.db", o);
+    std::string md = read_file(dir + "/out/REPORT.md");
+    EXPECT_NE(md.find("[no CI]"), std::string::npos) << md.substr(0, 3000);
+    std::smatch m;
+    EXPECT_FALSE(std::regex_search(md, m, std::regex(R"([0-9] undefined)"))) << "found '" << m.str() << "'";
+}
+
 TEST(Report, CorrelationsPooledAndWithinL) {
     json j = json::parse(read_file(out("comprehensive_results.json")));
     bool pooled = false, within = false;
