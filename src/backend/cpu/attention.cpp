@@ -12,6 +12,7 @@
 #include <new>
 #include <vector>
 
+#include "backend/cpu/aligned_buf.h"
 #include "backend/cpu/kernels.h"
 
 namespace rb::cpu {
@@ -58,23 +59,6 @@ void attention_task_generic(const AttnTask& t) {
 
 }  // namespace detail
 
-namespace {
-// 64-byte aligned scratch reused across calls by the calling thread.
-struct AlignedFloats {
-    float* p = nullptr;
-    size_t n = 0;
-    ~AlignedFloats() { std::free(p); }
-    float* get(size_t count) {
-        if (count > n) {
-            std::free(p);
-            n = (count + 1023) / 1024 * 1024;
-            p = static_cast<float*>(std::aligned_alloc(64, n * sizeof(float)));
-            if (!p) throw std::bad_alloc();
-        }
-        return p;
-    }
-};
-}  // namespace
 
 bool attention_bf16_available(int head_dim) { return active_isa() >= Isa::avx512bf16 && head_dim % 2 == 0; }
 
@@ -102,7 +86,7 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
     // f32: [hd][bk] per tile; bf16: [hd/2][bk] pairs (32-bit each).
     const int kt_rows = use_bf16 ? head_dim / 2 : head_dim;
     const size_t kt_head = static_cast<size_t>(n_ktiles) * kt_rows * bk;
-    static thread_local AlignedFloats kt_buf;
+    static thread_local AlignedBuf<float> kt_buf;  // reused across calls by the calling thread
     float* ktb = want_kt ? kt_buf.get(kt_head * n_kv_heads) : nullptr;
     if (want_kt) {
         pool.parallel_for(static_cast<size_t>(n_kv_heads) * n_ktiles, [&](size_t b, size_t e) {

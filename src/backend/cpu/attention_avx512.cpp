@@ -167,13 +167,7 @@ void task(const AttnTask& t) {
             }
         }
     }
-    for (int r = 0; r < R; r++) {
-        const __m512 inv = _mm512_set1_ps(1.f / x.l[r]);
-        const float* orow = x.o + static_cast<size_t>(r) * x.hdp;
-        float* dst = t.out + static_cast<size_t>(r / t.group) * t.ldo + static_cast<size_t>(r % t.group) * hd;
-        for (int c = 0; c < hd; c += 16)
-            _mm512_mask_storeu_ps(dst + c, count_mask(hd - c), _mm512_mul_ps(inv, _mm512_load_ps(orow + c)));
-    }
+    attention_write_out(t, R, x.o, x.hdp, x.l);
 }
 
 // One tile of keys K[nk, hd] (row stride hd) -> Kt[hd][k_bk], zero for keys >= nk: 16x16 blocks

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <new>
 
+#include "backend/cpu/aligned_buf.h"
 #include "backend/cpu/kernels.h"
 
 namespace rb::cpu {
@@ -100,21 +101,6 @@ size_t panel_bytes(const PackedMatrix& w) {
     return static_cast<size_t>(padded_k(w)) * k_nr * (w.wtype == backend::WeightType::f32 ? 4 : 2);
 }
 
-// Scratch for packed activations, reused across calls by the calling thread (the model's thread).
-struct Scratch {
-    void* p = nullptr;
-    size_t size = 0;
-    ~Scratch() { std::free(p); }
-    void* get(size_t bytes) {
-        if (bytes > size) {
-            std::free(p);
-            size = (bytes + 4095) / 4096 * 4096;
-            p = std::aligned_alloc(64, size);
-            if (!p) throw std::bad_alloc();
-        }
-        return p;
-    }
-};
 
 }  // namespace
 
@@ -172,8 +158,9 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
     auto row0 = [&](int ip) { return static_cast<int>(static_cast<long long>(m) * ip / n_mp); };
     const size_t a_elems = static_cast<size_t>(kp) * mr;  // 4-byte elements per A micro-panel (f32, or bf16 pairs for kp/2)
     const size_t a_stride = kern.a_bf16 ? a_elems / 2 : a_elems;
-    static thread_local Scratch scratch;
-    auto* a_buf = static_cast<float*>(scratch.get(a_stride * n_mp * 4));
+    // Packed activations, reused across calls by the calling thread (the model's thread).
+    static thread_local AlignedBuf<float> scratch;
+    auto* a_buf = scratch.get(a_stride * n_mp);
 
     auto pack = [&](size_t b, size_t e) {
         for (size_t ip = b; ip < e; ip++) {
