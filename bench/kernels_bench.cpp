@@ -15,11 +15,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
-
-namespace rb::bench {
-double fma_loop_avx512(int64_t iters);
-double dpbf16_loop(int64_t iters);
-}  // namespace rb::bench
+#include "backend/cpu/peak.h"
 
 namespace {
 
@@ -55,20 +51,23 @@ double median_time(int reps, F&& f) {
     return t[t.size() / 2];
 }
 
-volatile double g_sink;
-
-// GFLOP/s of a peak loop on `threads` threads (each running the loop).
-double peak(ThreadPool& pool, int threads, double flops_per_iter, double (*loop)(int64_t), int reps) {
-    const int64_t iters = 20'000'000;
+// GFLOP/s of a peak loop (src/backend/cpu/peak.h) on `threads` threads (each running the loop),
+// timed with this benchmark's clock.
+double peak(ThreadPool& pool, int threads, rb::cpu::PeakLoop loop, int reps) {
+    const long iters = 20'000'000;
     const int saved = g_threads;
     g_threads = threads;  // cpu clock: only `threads` threads work
+    double flops = 0;
     double t = median_time(reps, [&] {
         pool.run_on_all([&](int tid) {
-            if (tid < threads) g_sink = loop(iters);
+            if (tid < threads) {
+                double f = loop(iters);
+                if (tid == 0) flops = f;
+            }
         });
     });
     g_threads = saved;
-    return flops_per_iter * static_cast<double>(iters) * threads / t / 1e9;
+    return flops * threads / t / 1e9;
 }
 
 std::vector<float> random_vec(size_t n, uint32_t seed) {
@@ -131,15 +130,15 @@ int main(int argc, char** argv) {
     const bool has512 = cpu::detected_isa() >= cpu::Isa::avx512;
     const bool hasbf16 = cpu::detected_isa() >= cpu::Isa::avx512bf16;
     if (has512) {
-        const double p1 = peak(pool, 1, 16 * 32, rb::bench::fma_loop_avx512, 3);
-        fma_peak = peak(pool, nt, 16 * 32, rb::bench::fma_loop_avx512, 3);
+        const double p1 = peak(pool, 1, cpu::fma_peak_loop_avx512(), 3);
+        fma_peak = peak(pool, nt, cpu::fma_peak_loop_avx512(), 3);
         std::printf("peak f32 FMA (AVX-512):  %7.1f GFLOP/s on 1 thread, %7.1f on %d\n", p1, fma_peak, nt);
     } else {
         std::printf("peak: no AVX-512 on this CPU; %% of peak not printed\n");
     }
     if (hasbf16) {
-        const double p1 = peak(pool, 1, 16 * 64, rb::bench::dpbf16_loop, 3);
-        bf16_peak = peak(pool, nt, 16 * 64, rb::bench::dpbf16_loop, 3);
+        const double p1 = peak(pool, 1, cpu::bf16_dot_peak_loop(), 3);
+        bf16_peak = peak(pool, nt, cpu::bf16_dot_peak_loop(), 3);
         std::printf("peak bf16 vdpbf16ps:     %7.1f GFLOP/s on 1 thread, %7.1f on %d\n", p1, bf16_peak, nt);
     }
     if (only == "peak") return 0;

@@ -120,6 +120,9 @@ double measure_bf16_dot_peak_gflops(int threads, double seconds) {
     return run_loop(dp_loop_avx512bf16, threads, seconds);
 }
 
+PeakLoop fma_peak_loop_avx512() { return detected_isa() >= Isa::avx512 ? fma_loop_avx512 : nullptr; }
+PeakLoop bf16_dot_peak_loop() { return detected_isa() >= Isa::avx512bf16 ? dp_loop_avx512bf16 : nullptr; }
+
 double measure_read_bandwidth_gbs(int threads) {
     if (threads <= 0) threads = static_cast<int>(std::thread::hardware_concurrency());
     const size_t total = size_t(512) << 20, per = total / threads / sizeof(float) / 64 * 64;

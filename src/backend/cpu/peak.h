@@ -11,4 +11,11 @@ double measure_bf16_dot_peak_gflops(int threads, double seconds = 0.3);
 /// Measured memory read bandwidth (GB/s) on `threads` threads: a 512 MiB buffer read with
 /// 512-bit (or 256-bit) loads, two streams per thread, best of 3 passes.
 double measure_read_bandwidth_gbs(int threads);
+
+/// The loops themselves, for callers that time them their own way (bench/): each runs
+/// `iters` iterations on registers and returns the flops it did. nullptr where the CPU lacks
+/// the instructions (AVX-512 for the FMA loop, AVX512_BF16 for the dot-product loop).
+using PeakLoop = double (*)(long iters);
+PeakLoop fma_peak_loop_avx512();
+PeakLoop bf16_dot_peak_loop();
 }
