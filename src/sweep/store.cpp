@@ -211,9 +211,8 @@ std::optional<std::string> Store::meta(const std::string& key) const {
 }
 
 int Store::add(const std::vector<StoreRow>& rows) {
-    begin();
     int n = 0;
-    try {
+    transaction([&] {
         Stmt s(m_db, fmt::format("INSERT OR IGNORE INTO experiments({}) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)", k_columns),
                m_path);
         for (const auto& r : rows) {
@@ -222,11 +221,7 @@ int Store::add(const std::vector<StoreRow>& rows) {
             s.step();
             n += sqlite3_changes(m_db);
         }
-        commit();
-    } catch (...) {
-        rollback();
-        throw;
-    }
+    });
     return n;
 }
 
@@ -249,34 +244,21 @@ int Store::reset_stale_running(bool all_hosts) {
         }
     }
     if (stale.empty()) return 0;
-    begin();
-    try {
-        for (auto& id : stale) {
-            Stmt u(m_db, "UPDATE experiments SET status = 'pending', worker = NULL WHERE id = ?1 AND status = 'running'", m_path);
-            u.bind(1, id).step();
-        }
-        commit();
-    } catch (...) {
-        rollback();
-        throw;
-    }
+    transaction([&] {
+        for (auto& id : stale) release(id);
+    });
     return static_cast<int>(stale.size());
 }
 
 int Store::reset_failed(const std::vector<std::string>& ids) {
     int n = 0;
-    begin();
-    try {
+    transaction([&] {
         for (auto& id : ids) {
             Stmt u(m_db, "UPDATE experiments SET status = 'pending' WHERE id = ?1 AND status = 'failed'", m_path);
             u.bind(1, id).step();
             n += sqlite3_changes(m_db);
         }
-        commit();
-    } catch (...) {
-        rollback();
-        throw;
-    }
+    });
     return n;
 }
 
@@ -373,18 +355,13 @@ int merge_stores(const std::vector<std::string>& inputs, const std::string& outp
         if (auto c = s.meta("config")) config_texts.emplace_back(in, *c);
     }
     Store out(output);
-    out.begin();
-    try {
+    out.transaction([&] {
         for (auto& [id, rf] : merged) out.put(rf.first);
         json m = json::array();
         for (auto& in : inputs) m.push_back(in);
         out.set_meta("merged_from", m.dump());
         if (!config_texts.empty() && !out.meta("config")) out.set_meta("config", config_texts.front().second);
-        out.commit();
-    } catch (...) {
-        out.rollback();
-        throw;
-    }
+    });
     return static_cast<int>(merged.size());
 }
 

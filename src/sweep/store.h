@@ -68,6 +68,18 @@ public:
     void begin();
     void commit();
     void rollback();
+    /// Runs f() in one transaction: committed when f returns, rolled back when it throws.
+    template <typename F>
+    void transaction(F&& f) {
+        begin();
+        try {
+            f();
+            commit();
+        } catch (...) {
+            rollback();
+            throw;
+        }
+    }
 
     sqlite3* handle() { return m_db; }
 
