@@ -3,6 +3,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,22 @@ struct CliResult {
 CliResult run_cli(const std::vector<std::string>& args, const std::string& stdin_data = "");
 /// Runs `argv` (argv[0] a path, no shell), capturing stdout and stderr.
 CliResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data = "");
+
+/// Sets (or unsets, for nullptr) an environment variable for the scope.
+class ScopedEnv {
+public:
+    ScopedEnv(const char* name, const char* value);
+    ~ScopedEnv();
+    ScopedEnv(const ScopedEnv&) = delete;
+    ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+private:
+    std::string m_name;
+    std::optional<std::string> m_old;
+};
+
+/// A port on 127.0.0.1 with nothing listening (bound, never listened on, closed).
+int closed_port();
 
 /// Element-wise |got-ref| <= atol + rtol*|ref|; reports the worst index on failure.
 ::testing::AssertionResult all_close(const float* got, const float* ref, size_t n, double atol, double rtol);

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/test_util.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/mapped_file.h"
@@ -54,7 +55,7 @@ TEST(ThreadPool, StaticSplitCoversRangeOnce) {
 // must not return before the workers are done (the sums would then be short).
 TEST(ThreadPool, HandOffSpinningAndSleeping) {
     for (const char* spin : {"0", "100"}) {
-        setenv("ROPEBENCH_SPIN_US", spin, 1);
+        rb::test::ScopedEnv env("ROPEBENCH_SPIN_US", spin);
         for (int nt : {2, 3}) {
             ThreadPool pool(nt);
             std::vector<long> per_thread(nt, 0);
@@ -66,7 +67,6 @@ TEST(ThreadPool, HandOffSpinningAndSleeping) {
                 for (int t = 0; t < nt; t++) ASSERT_EQ(per_thread[t], expected) << "spin " << spin << " threads " << nt << " job " << job;
             }
         }
-        unsetenv("ROPEBENCH_SPIN_US");
     }
 }
 
