@@ -69,7 +69,7 @@ std::string default_db(const std::string& config) {
     return p.string();
 }
 
-int run_sweep_command(const SweepArgs& args, sweep::mpi::World* world, bool& pool_started);
+int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_started);
 
 CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
     auto a = std::make_shared<SweepArgs>();
@@ -135,72 +135,71 @@ CommandRegistrar reg_exec("sweep-exec", 1000, [](CLI::App& app) -> std::function
     };
 });
 
-int run_sweep_command(const SweepArgs& args, sweep::mpi::World* world, bool& pool_started) {
-        const SweepArgs* a = &args;
-        sweep::SweepConfig cfg = sweep::load_sweep_config(a->config);
-        if (!a->model.empty()) {
-            // Geometry from the replacement checkpoint (downloaded if it is a hub id).
-            cfg.model = a->model;
-            cfg.model_is_hub = !file_exists(a->model);
-            cfg.model_config = Checkpoint::open(hub::resolve_model_path(a->model))->config();
-            cfg.geometry_source = "checkpoint (--model)";
-        }
-        if (!a->ctx.empty()) {
-            for (int c : a->ctx)
-                if (c < 2) throw UsageError("--ctx: context lengths must be at least 2, got {}", c);
-            cfg.ctx = a->ctx;
-        }
-        if (a->gflops > 0) cfg.gflops = a->gflops;
-        sweep::Shard shard;
-        if (!a->shard.empty()) shard = sweep::parse_shard(a->shard);
-        else if (auto s = sweep::shard_from_env()) shard = *s;
+int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_started) {
+    sweep::SweepConfig cfg = sweep::load_sweep_config(a.config);
+    if (!a.model.empty()) {
+        // Geometry from the replacement checkpoint (downloaded if it is a hub id).
+        cfg.model = a.model;
+        cfg.model_is_hub = !file_exists(a.model);
+        cfg.model_config = Checkpoint::open(hub::resolve_model_path(a.model))->config();
+        cfg.geometry_source = "checkpoint (--model)";
+    }
+    if (!a.ctx.empty()) {
+        for (int c : a.ctx)
+            if (c < 2) throw UsageError("--ctx: context lengths must be at least 2, got {}", c);
+        cfg.ctx = a.ctx;
+    }
+    if (a.gflops > 0) cfg.gflops = a.gflops;
+    sweep::Shard shard;
+    if (!a.shard.empty()) shard = sweep::parse_shard(a.shard);
+    else if (auto s = sweep::shard_from_env()) shard = *s;
 
-        ModelCache cache;
-        sweep::Runner runner;
-        if (a->fake_eval_ms >= 0) {
-            runner = fake_runner(a->fake_eval_ms);
-        } else {
-            runner.identity = [](const EvalSpec& s) { return eval_identity(s); };
-            runner.run = [&cache](const EvalSpec& s) { return run_eval(s, cache); };
-        }
+    ModelCache cache;
+    sweep::Runner runner;
+    if (a.fake_eval_ms >= 0) {
+        runner = fake_runner(a.fake_eval_ms);
+    } else {
+        runner.identity = [](const EvalSpec& s) { return eval_identity(s); };
+        runner.run = [&cache](const EvalSpec& s) { return run_eval(s, cache); };
+    }
 
-        if (a->dry_run) {
-            sweep::Estimator est(cfg);
-            auto exps = sweep::expand_experiments(cfg);
-            sweep::print_dry_run(cfg, exps, est, stdout, shard, &runner);
-            if (world) sweep::mpi::stop_all(*world);
-            return 0;
-        }
-        ThreadPool::set_default_threads(cfg.threads);
-        if (a->fake_eval_ms < 0 && cfg.model_is_hub) {
-            try {
-                Checkpoint::open(hub::resolve_model_path(cfg.model));
-            } catch (const Error& e) {
-                throw Error("{}: model.path: '{}' is a hub id that is not available locally ({}); dry runs work without it",
-                            cfg.path, cfg.model, e.what());
-            }
-        }
-        sweep::SweepOptions opts;
-        opts.db = a->db.empty() ? default_db(a->config) : a->db;
-        opts.shard = shard;
-        opts.retry_failed = a->retry_failed;
-        opts.version = fmt::format("{} ({})", ROPEBENCH_VERSION, rb::git_describe());
-        opts.progress = a->progress == "bar" ? 1 : a->progress == "lines" ? 0 : -1;
-        opts.check_memory = !a->no_memory_check;
-        std::unique_ptr<sweep::WorkerPool> pool;
-        if (world) {
-            pool = sweep::mpi::make_pool(*world, {{"threads", cfg.threads}, {"fake_eval_ms", a->fake_eval_ms}});
-            log_info("sweep: MPI with {} ranks: rank 0 keeps the store, {} worker(s) run experiments", world->size(),
-                     world->size() - 1);
-            pool_started = true;
-        }
-        auto sum = sweep::run_sweep(cfg, runner, opts, pool.get());
-        fmt::print(stderr, "sweep: {} experiments: {} done, {} failed ({} run now, {} were already done) in {}; store {}\n",
-                   sum.total, sum.done, sum.failed, sum.ran, sum.skipped_done, sweep::human_seconds(sum.wall_s), opts.db);
-        if (int other = sum.total - sum.done - sum.failed; other > 0)
-            fmt::print(stderr, "sweep: {} experiment(s) are still claimed by another live process on this store; rerun when it "
-                               "has ended to run them\n", other);
+    if (a.dry_run) {
+        sweep::Estimator est(cfg);
+        auto exps = sweep::expand_experiments(cfg);
+        sweep::print_dry_run(cfg, exps, est, stdout, shard, &runner);
+        if (world) sweep::mpi::stop_all(*world);
         return 0;
+    }
+    ThreadPool::set_default_threads(cfg.threads);
+    if (a.fake_eval_ms < 0 && cfg.model_is_hub) {
+        try {
+            Checkpoint::open(hub::resolve_model_path(cfg.model));
+        } catch (const Error& e) {
+            throw Error("{}: model.path: '{}' is a hub id that is not available locally ({}); dry runs work without it",
+                        cfg.path, cfg.model, e.what());
+        }
+    }
+    sweep::SweepOptions opts;
+    opts.db = a.db.empty() ? default_db(a.config) : a.db;
+    opts.shard = shard;
+    opts.retry_failed = a.retry_failed;
+    opts.version = fmt::format("{} ({})", ROPEBENCH_VERSION, rb::git_describe());
+    opts.progress = a.progress == "bar" ? 1 : a.progress == "lines" ? 0 : -1;
+    opts.check_memory = !a.no_memory_check;
+    std::unique_ptr<sweep::WorkerPool> pool;
+    if (world) {
+        pool = sweep::mpi::make_pool(*world, {{"threads", cfg.threads}, {"fake_eval_ms", a.fake_eval_ms}});
+        log_info("sweep: MPI with {} ranks: rank 0 keeps the store, {} worker(s) run experiments", world->size(),
+                 world->size() - 1);
+        pool_started = true;
+    }
+    auto sum = sweep::run_sweep(cfg, runner, opts, pool.get());
+    fmt::print(stderr, "sweep: {} experiments: {} done, {} failed ({} run now, {} were already done) in {}; store {}\n",
+               sum.total, sum.done, sum.failed, sum.ran, sum.skipped_done, sweep::human_seconds(sum.wall_s), opts.db);
+    if (int other = sum.total - sum.done - sum.failed; other > 0)
+        fmt::print(stderr, "sweep: {} experiment(s) are still claimed by another live process on this store; rerun when it "
+                           "has ended to run them\n", other);
+    return 0;
 }
 
 }  // namespace
