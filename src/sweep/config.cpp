@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "formats/checkpoint.h"
+#include "model/llama.h"
 #include "model/loader.h"
 #include "rope/rope.h"
 #include "sweep/expr.h"
@@ -617,12 +618,7 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
 std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
     Src src{cfg.path};
     const ModelConfig& mc = cfg.model_config;
-    RopeGeometry geo;
-    geo.head_dim = mc.head_dim;
-    geo.rope_theta = mc.rope_theta;
-    geo.max_position_embeddings = mc.max_position_embeddings;
-    geo.partial_rotary_factor = mc.partial_rotary_factor;
-    geo.original_max_position_embeddings = mc.original_max_position_embeddings;
+    const RopeGeometry geo = rope_geometry(mc);
 
     EvalSpec base;
     base.model.path = cfg.model;
