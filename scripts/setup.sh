@@ -10,6 +10,7 @@ pkgs=(
   libsentencepiece-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev
   libsqlite3-dev libtomlplusplus-dev libcairo2-dev libpng-dev
   libcurl4-openssl-dev chromium libopenmpi-dev openmpi-bin
+  curl ca-certificates python3
 )
 if [ "${1:-}" = "--tools" ]; then
   pkgs+=(python3-torch python3-numpy python3-sentencepiece)

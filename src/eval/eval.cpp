@@ -256,7 +256,8 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
     json rec;
     rec["schema"] = k_schema;
     rec["software"] = {{"name", "ropebench"}, {"version", ROPEBENCH_VERSION}, {"git", rb::git_describe()}};
-    rec["model"] = {{"path", spec.model.path},
+    rec["model"] = {{"path", spec.model.name.empty() ? spec.model.path : spec.model.name},
+                    {"local_path", spec.model.path},
                     {"format", lm.ckpt->format()},
                     {"config_hash", ident["config_hash"]},
                     {"weights_fingerprint", ident["weights"]},
@@ -445,7 +446,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         out["skipped"] = r.skipped;
         out["documents_without_key"] = r.without_key;
         add_bootstrap(out, nll, cnt, spec.bootstrap_resamples, spec.seed, "documents with key tokens");
-        out["evaluator"] = {{"path", ls.evaluator.path},
+        out["evaluator"] = {{"path", ls.evaluator.name.empty() ? ls.evaluator.path : ls.evaluator.name},
                             {"config_hash", eident["config_hash"]},
                             {"weights_fingerprint", eident["weights"]},
                             {"tokenizer", eident["tokenizer"]},

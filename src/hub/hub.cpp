@@ -608,6 +608,25 @@ std::string resolve_hub_model(const HubId& id, const HubOptions& o) {
     }
 }
 
+std::string resolve_hub_config(const HubId& id, const HubOptions& o) {
+    const std::string name = id.revision == "main" ? id.repo_id : id.repo_id + "@" + id.revision;
+    if (auto c = cached_commit(id, o)) {
+        fs::path p = fs::path(repo_cache_path(id.repo_id, o)) / "snapshots" / *c / "config.json";
+        std::error_code ec;
+        if (fs::is_regular_file(p, ec)) return p.string();
+    }
+    if (offline(o))
+        throw Error("{}: config.json is not in the Hugging Face cache ({}), and offline mode is on (HF_HUB_OFFLINE / "
+                    "--offline); run once with network access, {}",
+                    name, cache_dir(o), k_local_hint);
+    try {
+        return download_file(id, "config.json", false, o).path;
+    } catch (const NetworkError& e) {
+        throw Error("{}: config.json is not in the Hugging Face cache ({}) and the hub is not reachable at {} ({}); {}",
+                    name, cache_dir(o), endpoint(o), e.what(), k_local_hint);
+    }
+}
+
 std::string resolve_model_path(const std::string& model, const HubOptions& o) {
     std::error_code ec;
     if (model.empty() || fs::exists(model, ec)) return model;

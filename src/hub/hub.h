@@ -90,6 +90,11 @@ std::string resolve_hub_model(const HubId& id, const HubOptions& o);
 std::string resolve_model_path(const std::string& model, const HubOptions& o);
 std::string resolve_model_path(const std::string& model);
 
+/// config.json of a hub id alone (for a sweep's geometry without the weights): from the
+/// cache when it holds it for the revision (no request), else downloaded. Returns its path.
+/// Throws Error like resolve_hub_model (offline and not cached, unreachable, not found).
+std::string resolve_hub_config(const HubId& id, const HubOptions& o);
+
 /// Files `resolve_hub_model` would need that the snapshot `dir` lacks (empty = complete).
 /// `commit` names the .no_exist/<commit> markers to honour.
 std::vector<std::string> missing_files(const std::string& repo_dir, const std::string& commit, const HubOptions& o);

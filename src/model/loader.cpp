@@ -1,6 +1,5 @@
 #include "model/loader.h"
 
-#include "hub/hub.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -40,7 +39,7 @@ RopeConfig resolve_rope(const ModelConfig& cfg, const std::string& flag, std::op
 
 LoadedModel load_model(const LoadOptions& opts) {
     LoadedModel lm;
-    lm.ckpt = Checkpoint::open(hub::resolve_model_path(opts.path));  // hub id → cached snapshot
+    lm.ckpt = Checkpoint::open(opts.path);
     lm.rope = resolve_rope(lm.ckpt->config(), opts.rope_scaling, opts.rope_theta, &lm.rope_given);
     for (const auto& w : lm.rope.warnings) log_warn("rope_scaling: {}", w);
     lm.tokenizer = Tokenizer::from_checkpoint(*lm.ckpt);

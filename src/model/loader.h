@@ -15,7 +15,8 @@
 namespace rb {
 
 struct LoadOptions {
-    std::string path;
+    std::string path;                   // local checkpoint folder or .gguf (hub ids are resolved before: hub::resolve_model_path)
+    std::string name;                   // as the user gave it (hub id or path), for records and messages; "" = path
     std::string rope_scaling;           // "" = checkpoint's own, "none" = no scaling, else a JSON object
     std::optional<double> rope_theta;   // overrides the base (top-level and inside the dict)
     backend::WeightType wtype = backend::WeightType::f32;

@@ -126,9 +126,13 @@ std::string hostname() {
     return buf;
 }
 
+// Bookkeeping that differs between two runs of the same experiment (timings, work done, cache
+// hits, the build, the machine's paths and threads); everything else is the result.
 void strip(json& j) {
     if (j.is_object()) {
-        for (const char* k : {"wall_s", "tokens_per_s", "software"}) j.erase(k);
+        for (const char* k : {"wall_s", "tokens_per_s", "software", "tokens_processed", "evaluator_tokens_processed",
+                              "cache", "backend", "path", "local_path", "file"})
+            j.erase(k);
         for (auto& [k, v] : j.items()) strip(v);
     } else if (j.is_array()) {
         for (auto& v : j) strip(v);
