@@ -20,13 +20,6 @@ void FigureSet::add(const std::string& name, const std::string& caption, int w, 
 
 namespace {
 
-constexpr double k_two_pi = 6.28318530717958647692;
-const Rgb k_plain_rgb{0.3, 0.3, 0.3};
-
-Rgb method_color(const Analysis& a, const std::string& m) {
-    auto it = std::find(a.methods.begin(), a.methods.end(), m);
-    return it == a.methods.end() ? k_plain_rgb : category_color(static_cast<size_t>(it - a.methods.begin()));
-}
 
 // The longest L past the trained context with results (the longest L without one).
 std::optional<int64_t> focus_length(const Analysis& a) {
@@ -54,6 +47,11 @@ std::string plain_label() { return "plain RoPE (reference)"; }
 
 }  // namespace
 
+Rgb method_color(const Analysis& a, const std::string& m) {
+    auto it = std::find(a.methods.begin(), a.methods.end(), m);
+    return it == a.methods.end() ? Rgb{0.3, 0.3, 0.3} : category_color(static_cast<size_t>(it - a.methods.begin()));
+}
+
 void fig_method_comparison(const Analysis& a, FigureSet& out) {
     auto L = focus_length(a);
     if (!L) return;
@@ -69,7 +67,7 @@ void fig_method_comparison(const Analysis& a, FigureSet& out) {
     };
     for (P p : {P{Metric::ppl, "Perplexity", "PPL (log scale)", true}, P{Metric::longppl, "LongPPL", "LongPPL (log scale)", true},
                 P{Metric::passkey, "Passkey retrieval", "accuracy (fraction correct)", false}}) {
-        BoxPanel bp{p.title, p.y, p.log, {}, {}, {}, {}};
+        BoxPanel bp{p.title, p.y, p.log, {}, {}, {}, {}, {}};
         if (p.m == Metric::passkey) bp.y_min = -0.02, bp.y_max = 1.02;
         bool any = false;
         for (auto& g : groups) {
@@ -77,12 +75,13 @@ void fig_method_comparison(const Analysis& a, FigureSet& out) {
             for (auto* e : entries_of(a, g, *L))
                 if (auto x = entry_value(e, p.m)) v.push_back(*x), any = true;
             bp.groups.push_back(g == "default" ? "plain RoPE" : g);
+            bp.colors.push_back(method_color(a, g));
             bp.values.push_back(v);
         }
         if (any) f.panels.push_back(bp);
     }
     if (f.panels.empty()) return;
-    f.width = std::max(900, (110 * static_cast<int>(groups.size()) + 100) * static_cast<int>(f.panels.size()));
+    f.width = std::clamp((90 * static_cast<int>(groups.size()) + 100) * static_cast<int>(f.panels.size()), 900, 1700);
     f.height = 520;
     out.add("method_comparison",
             fmt::format("Each method's distinct configurations at L = {} (aliases once); a box needs at least {} points, "

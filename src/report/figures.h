@@ -31,6 +31,8 @@ void fig_nll_position(const Analysis& a, FigureSet& out);   // one figure per L 
 void fig_rope_scaling(const Analysis& a, FigureSet& out);
 void fig_scatter_matrix(const Analysis& a, FigureSet& out);
 void fig_where_it_breaks(const Analysis& a, FigureSet& out);
+/// The colour of a method in every figure (plain RoPE: dark grey).
+plot::Rgb method_color(const Analysis& a, const std::string& method);
 /// Every figure above, in the report's order.
 void draw_figures(const Analysis& a, FigureSet& out);
 

@@ -14,12 +14,7 @@ using namespace rb::plot;
 namespace {
 
 constexpr double k_two_pi = 6.28318530717958647692;
-const Rgb k_plain_rgb{0.3, 0.3, 0.3};
 
-Rgb method_color(const Analysis& a, const std::string& m) {
-    auto it = std::find(a.methods.begin(), a.methods.end(), m);
-    return it == a.methods.end() ? k_plain_rgb : category_color(static_cast<size_t>(it - a.methods.begin()));
-}
 
 // The member of `e` that belongs to `method` (its params describe the entry for that method).
 const Experiment* member_of(const Entry& e, const std::string& method) {
@@ -109,9 +104,7 @@ std::vector<RopeCurve> rope_curves(const Analysis& a, int64_t L, std::vector<std
             missing.push_back(member_of(*e, m)->config);
             continue;
         }
-        RopeCurve c{curve_label(m, e), rv->t, rv->plain, method_color(a, m), m == "default"};
-        if (rv->t.attention_factor != 1.0) c.label += fmt::format(" (attn {:.3g})", rv->t.attention_factor);
-        v.push_back(c);
+        v.push_back({curve_label(m, e), rv->t, rv->plain, method_color(a, m), m == "default"});
     }
     return v;
 }
@@ -134,6 +127,8 @@ plot::LinePanel rope_scale_panel(const std::vector<RopeCurve>& curves) {
             s.y.push_back(c.plain[i] / c.t.inv_freq[i]);
         }
         lp.series.push_back(s);
+        if (lp.x_ticks.empty() && s.x.size() <= 16)  // integer pair indices
+            for (double x : s.x) lp.x_ticks.push_back(x);
     }
     return lp;
 }
@@ -189,6 +184,8 @@ void fig_rope_scaling(const Analysis& a, FigureSet& out) {
                             ": the record lacks model.head_dim or rope.resolved (the geometry needed to compute inv_freq).");
     }
     if (curves.empty()) return;
+    for (auto& c : curves)
+        if (c.t.attention_factor != 1.0) c.label += fmt::format(" (attn {:.3g})", c.t.attention_factor);
     LineFigure f;
     f.title = fmt::format("RoPE scale factor per dimension pair at L = {} (the configurations the summary names)", L);
     f.panels = {rope_scale_panel(curves)};

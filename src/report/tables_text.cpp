@@ -27,7 +27,8 @@ std::string overall_line(const Analysis& a) {
     if (m.geo_ratio_to_plain) s += fmt::format("; its best PPL is {:.3g}x plain RoPE's on average", *m.geo_ratio_to_plain);
     s += "). Plain RoPE is a reference row, never ranked.";
     if (a.overall.size() > 1 && a.overall[1].mean_rank)
-        s += fmt::format(" Runner-up: {} (mean rank {:.2f}).", a.overall[1].method, *a.overall[1].mean_rank);
+        s += fmt::format(" Runner-up: {} (mean rank {:.2f}{}).", a.overall[1].method, *a.overall[1].mean_rank,
+                         *a.overall[1].mean_rank == *m.mean_rank ? "; tied on mean rank, ordered by the PPL ratio to plain RoPE" : "");
     return s;
 }
 

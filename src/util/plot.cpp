@@ -511,6 +511,20 @@ void draw_heatmap(cairo_t* cr, const HeatmapFigure& f) {
 // ---------------------------------------------------------------- lines
 namespace {
 
+// A dashed grey reference line from (x0, y0) to (x1, y1), its label at (lx, ly).
+void reference_line(cairo_t* cr, double x0, double y0, double x1, double y1, const std::string& label, double lx, double ly) {
+    double dash[] = {5.0, 4.0};
+    cairo_set_dash(cr, dash, 2, 0);
+    cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
+    cairo_set_line_width(cr, 1.3);
+    cairo_move_to(cr, x0, y0);
+    cairo_line_to(cr, x1, y1);
+    cairo_stroke(cr);
+    cairo_set_dash(cr, nullptr, 0, 0);
+    font(cr, k_fs * 0.8);
+    text(cr, lx, ly, label);
+}
+
 // The translucent band between band_lo and band_hi, one polygon per run of defined points.
 void draw_band(cairo_t* cr, const LineSeries& s, const Axis& ax, const Axis& ay, const Rgb& col) {
     size_t n = std::min({s.x.size(), s.band_lo.size(), s.band_hi.size()});
@@ -580,32 +594,10 @@ void draw_lines(cairo_t* cr, const LineFigure& f) {
         cairo_save(cr);
         cairo_rectangle(cr, r.x, r.y, r.w, r.h);
         cairo_clip(cr);
-        for (auto& v : p.vlines) {
-            if (!ax.ok(v.x)) continue;
-            double x = ax.map(v.x), dash[] = {5.0, 4.0};
-            cairo_set_dash(cr, dash, 2, 0);
-            cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-            cairo_set_line_width(cr, 1.3);
-            cairo_move_to(cr, x, r.y);
-            cairo_line_to(cr, x, r.y + r.h);
-            cairo_stroke(cr);
-            cairo_set_dash(cr, nullptr, 0, 0);
-            font(cr, k_fs * 0.8);
-            text(cr, x + 4, r.y + k_fs, v.label);
-        }
-        for (auto& h : p.hlines) {
-            if (!ay.ok(h.y)) continue;
-            double y = ay.map(h.y), dash[] = {5.0, 4.0};
-            cairo_set_dash(cr, dash, 2, 0);
-            cairo_set_source_rgb(cr, 0.35, 0.35, 0.35);
-            cairo_set_line_width(cr, 1.3);
-            cairo_move_to(cr, r.x, y);
-            cairo_line_to(cr, r.x + r.w, y);
-            cairo_stroke(cr);
-            cairo_set_dash(cr, nullptr, 0, 0);
-            font(cr, k_fs * 0.8);
-            text(cr, r.x + 4, y - 4, h.label);
-        }
+        for (auto& v : p.vlines)
+            if (ax.ok(v.x)) reference_line(cr, ax.map(v.x), r.y, ax.map(v.x), r.y + r.h, v.label, ax.map(v.x) + 4, r.y + k_fs);
+        for (auto& h : p.hlines)
+            if (ay.ok(h.y)) reference_line(cr, r.x, ay.map(h.y), r.x + r.w, ay.map(h.y), h.label, r.x + 4, ay.map(h.y) - 4);
         for (size_t si = 0; si < p.series.size(); si++) {
             const LineSeries& s = p.series[si];
             Rgb col = s.color ? *s.color : category_color(si);
@@ -684,7 +676,7 @@ void draw_boxes(cairo_t* cr, const BoxFigure& f) {
             if (g < p.values.size())
                 for (double x : p.values[g])
                     if (probe.ok(x)) v.push_back(x);
-            Rgb col = category_color(g);
+            Rgb col = g < p.colors.size() ? p.colors[g] : category_color(g);
             cairo_set_source_rgb(cr, 0.15, 0.15, 0.15);
             font(cr, k_fs * 0.85);
             text(cr, cx, r.y + r.h + k_fs * 1.2, fit(cr, p.groups[g], slot - 4), 0.5);

@@ -108,6 +108,7 @@ struct BoxPanel {
     std::vector<std::string> groups;           // x categories
     std::vector<std::vector<double>> values;   // [group][point]
     Num y_min, y_max;                          // axis range from the quantity's domain (default: data)
+    std::vector<Rgb> colors;                   // per group (default: category_color(group index))
 };
 struct BoxFigure {
     std::string title;
