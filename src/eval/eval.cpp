@@ -13,7 +13,7 @@
 #include "eval/longppl.h"
 #include "eval/passkey.h"
 #include "eval/perplexity.h"
-#include "eval/stats.h"
+#include "util/stats.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -93,9 +93,9 @@ json rope_json(const RopeConfig& rope, const json& given, int ctx) {
 
 json nullable(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-json interval_json(const std::optional<Interval>& iv) {
-    if (!iv) return nullptr;
-    return json::array({iv->lo, iv->hi});
+json interval_json(const Interval& iv) {
+    if (!iv.defined()) return nullptr;
+    return json::array({*iv.lo, *iv.hi});
 }
 
 std::vector<std::string> sorted_metrics(const std::vector<std::string>& m) {
@@ -144,7 +144,7 @@ void add_bootstrap(json& out, const std::vector<double>& nll, const std::vector<
                    uint64_t seed, const char* what) {
     auto b = bootstrap_pooled_ppl(nll, cnt, resamples, seed);
     if (b) {
-        out["ci95"] = {b->ci.lo, b->ci.hi};
+        out["ci95"] = interval_json(b->ci);
     } else {
         out["ci95"] = nullptr;
         out["ci95_note"] = resamples < 1 ? std::string("undefined: bootstrap disabled (--bootstrap 0)")
@@ -345,7 +345,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                                  {"trials", d.trials},
                                  {"correct", d.correct},
                                  {"accuracy", static_cast<double>(d.correct) / d.trials},
-                                 {"ci95", interval_json(wilson_interval(d.correct, d.trials))}});
+                                 {"ci95", interval_json(wilson(d.correct, d.trials))}});
         json per_trial = json::array();
         for (const auto& t : r.trials)
             per_trial.push_back({{"depth", t.depth},
@@ -360,7 +360,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         json o = {{"accuracy", r.accuracy()},
                   {"trials", r.n_trials},
                   {"correct", r.n_correct},
-                  {"ci95", interval_json(wilson_interval(r.n_correct, r.n_trials))},
+                  {"ci95", interval_json(wilson(r.n_correct, r.n_trials))},
                   {"ci95_method", "wilson"},
                   {"depths", depths},
                   {"trials_per_depth", ps.trials},

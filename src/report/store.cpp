@@ -113,6 +113,7 @@ Record parse_record(const nlohmann::json& j, const std::string& where) {
         rec.model_path = r.str(*m, "path");
         rec.dtype = r.str(*m, "dtype");
         rec.config_hash = r.str(*m, "config_hash");
+        rec.quantisation = r.str(*m, "quantisation");
         rec.trained_ctx = r.integer(*m, "record.model.", "trained_ctx", false);
         if (!rec.trained_ctx) rec.trained_ctx = r.integer(*m, "record.model.", "max_position_embeddings", false);
         rec.head_dim = r.integer(*m, "record.model.", "head_dim", false);
@@ -159,6 +160,16 @@ Record parse_record(const nlohmann::json& j, const std::string& where) {
             }
             if (bk.size <= 0) throw Error("{}: {}buckets.size: expected a positive integer", where, path);
             pr.buckets = std::move(bk);
+        }
+        if (auto* sp = r.opt(*p, "split"); sp && sp->is_object()) pr.split = true;
+        if (auto* pd = r.opt(*p, "per_doc"); pd && pd->is_array()) {
+            for (size_t i = 0; i < pd->size(); i++) {
+                const auto& d = (*pd)[i];
+                std::string dp = fmt::format("{}per_doc[{}].", path, i);
+                if (!d.is_object()) throw Error("{}: {}: expected an object", where, dp);
+                pr.doc_nll.push_back(*r.num(d, dp, "nll_sum", true));
+                pr.doc_tokens.push_back(*r.integer(d, dp, "tokens", true));
+            }
         }
         rec.ppl = std::move(pr);
     }

@@ -41,7 +41,7 @@ TEST(Store, ReadsTheFixtureGrid) {
                 EXPECT_GT(*e.record->ppl->ppl, 1.0);
                 EXPECT_TRUE(e.record->ppl->buckets.has_value());
                 EXPECT_EQ(e.record->passkey->per_depth.size(), 5u);
-                EXPECT_EQ(*e.record->head_dim, 16);
+                EXPECT_EQ(*e.record->head_dim, 64);
                 EXPECT_EQ(*e.record->trained_ctx, 256);
                 break;
             case Status::failed:

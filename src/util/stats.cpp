@@ -1,4 +1,4 @@
-#include "report/stats.h"
+#include "util/stats.h"
 
 #include <fmt/format.h>
 
@@ -6,7 +6,7 @@
 #include <cmath>
 #include <numeric>
 
-namespace rb::report {
+namespace rb {
 
 std::string format(Num v, int sig) {
     if (!v || !std::isfinite(*v)) return "undefined";
@@ -32,13 +32,17 @@ Num stddev(const std::vector<double>& xs) {
     return std::sqrt(s / static_cast<double>(xs.size() - 1));
 }
 
+Num quantile_sorted(const std::vector<double>& v, double p) {
+    if (v.empty() || !(p >= 0 && p <= 1)) return std::nullopt;
+    const double h = (static_cast<double>(v.size()) - 1) * p;
+    const size_t i = static_cast<size_t>(std::floor(h));
+    if (i + 1 >= v.size()) return v.back();
+    return v[i] + (h - static_cast<double>(i)) * (v[i + 1] - v[i]);
+}
+
 Num quantile(std::vector<double> xs, double p) {
-    if (xs.empty() || !(p >= 0 && p <= 1)) return std::nullopt;
     std::sort(xs.begin(), xs.end());
-    double h = (static_cast<double>(xs.size()) - 1) * p;
-    size_t lo = static_cast<size_t>(std::floor(h));
-    if (lo + 1 >= xs.size()) return xs.back();
-    return xs[lo] + (h - static_cast<double>(lo)) * (xs[lo + 1] - xs[lo]);
+    return quantile_sorted(xs, p);
 }
 
 Num median(const std::vector<double>& xs) { return quantile(xs, 0.5); }
@@ -129,7 +133,7 @@ Interval fisher_z_interval(double r, size_t n, bool bonett_wright) {
     double se = bonett_wright ? std::sqrt((1.0 + r * r / 2.0) / (static_cast<double>(n) - 3.0))
                               : 1.0 / std::sqrt(static_cast<double>(n) - 3.0);
     double z = std::atanh(r);
-    return {std::tanh(z - k_z975 * se), std::tanh(z + k_z975 * se)};
+    return {std::tanh(z - k_z95 * se), std::tanh(z + k_z95 * se)};
 }
 
 Correlation pearson(const std::vector<double>& x, const std::vector<double>& y) { return correlate(x, y, false); }
@@ -143,27 +147,64 @@ Correlation spearman(const std::vector<double>& x, const std::vector<double>& y)
 
 Interval wilson(int64_t k, int64_t n, double z) {
     if (n <= 0 || k < 0 || k > n) return {};
-    double nn = static_cast<double>(n), p = static_cast<double>(k) / nn, z2 = z * z;
-    double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
-    double half = z / (1 + z2 / nn) * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
-    return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+    const double nn = static_cast<double>(n), p = static_cast<double>(k) / nn, z2 = z * z;
+    const double denom = 1 + z2 / nn;
+    const double centre = (p + z2 / (2 * nn)) / denom;
+    const double half = z / denom * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+    Interval r{std::max(0.0, centre - half), std::min(1.0, centre + half)};
+    if (k == 0) r.lo = 0.0;  // centre == half analytically; avoid a rounding residue
+    if (k == n) r.hi = 1.0;
+    return r;
 }
 
-uint64_t SplitMix64::next() {
-    uint64_t z = (m_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
+std::vector<size_t> resample_indices(Rng& rng, size_t n, size_t block) {
+    std::vector<size_t> idx;
+    if (n == 0) return idx;
+    block = std::clamp<size_t>(block, 1, n);
+    idx.reserve(n + block);
+    while (idx.size() < n) {
+        size_t start = rng.index(n - block + 1);
+        for (size_t j = 0; j < block && idx.size() < n; j++) idx.push_back(start + j);
+    }
+    return idx;
 }
 
-size_t SplitMix64::index(size_t n) {
-    return static_cast<size_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
+size_t block_length(size_t n) {
+    return std::max<size_t>(1, static_cast<size_t>(std::lround(std::cbrt(static_cast<double>(n)))));
+}
+
+std::optional<Bootstrap> bootstrap_pooled_ppl(const std::vector<double>& nll, const std::vector<int64_t>& count,
+                                             int resamples, uint64_t seed, bool keep_values, size_t block) {
+    const size_t n = std::min(nll.size(), count.size());
+    if (n < 2 || resamples < 1) return std::nullopt;
+    Rng rng(seed);
+    std::vector<double> vals(static_cast<size_t>(resamples));
+    for (auto& v : vals) {
+        double s = 0;  // NLL sums in double (STYLE.md)
+        int64_t c = 0;
+        for (size_t u : resample_indices(rng, n, block)) {
+            s += nll[u];
+            c += count[u];
+        }
+        v = c > 0 ? std::exp(s / static_cast<double>(c)) : NAN;
+    }
+    Bootstrap b;
+    b.resamples = resamples;
+    b.seed = seed;
+    b.block = std::clamp<size_t>(block, 1, n);
+    if (keep_values) b.values = vals;
+    std::vector<double> fin;
+    for (double v : vals)
+        if (std::isfinite(v)) fin.push_back(v);
+    std::sort(fin.begin(), fin.end());
+    b.ci = {quantile_sorted(fin, 0.025), quantile_sorted(fin, 0.975)};
+    return b;
 }
 
 Interval bootstrap_ci(const std::vector<double>& xs, const std::function<double(const std::vector<double>&)>& stat,
                       int resamples, uint64_t seed, double level) {
     if (xs.size() < 2 || resamples < 1) return {};
-    SplitMix64 rng(seed);
+    Rng rng(seed);
     std::vector<double> stats, sample(xs.size());
     stats.reserve(static_cast<size_t>(resamples));
     for (int b = 0; b < resamples; b++) {
@@ -175,4 +216,4 @@ Interval bootstrap_ci(const std::vector<double>& xs, const std::function<double(
     return {quantile(stats, (1 - level) / 2), quantile(stats, (1 + level) / 2)};
 }
 
-}  // namespace rb::report
+}  // namespace rb

@@ -9,10 +9,11 @@
 #include <set>
 #include <sstream>
 
-#include "report/charts.h"
+#include "util/plot.h"
 #include "common/test_util.h"
+#include "util/error.h"
 
-namespace rb::report::chart {
+namespace rb::plot {
 namespace {
 
 struct Png {
@@ -81,11 +82,11 @@ TEST(Charts, ViridisIsMonotoneInLuminanceAndInvertible) {
 }
 
 TEST(Charts, TicksAreNice) {
-    auto t = ticks(0, 10, false, 5);
+    auto t = axis_ticks(0, 10, false, 5);
     ASSERT_FALSE(t.empty());
     EXPECT_EQ(t.front(), 0);
     EXPECT_EQ(t.back(), 10);
-    auto lg = ticks(1, 1000, true);
+    auto lg = axis_ticks(1, 1000, true);
     EXPECT_NE(std::find(lg.begin(), lg.end(), 100.0), lg.end());
 }
 
@@ -166,7 +167,7 @@ TEST(Charts, LinesBoxesScatterNotBlank) {
     p.log_x = p.log_y = true;
     p.x_label = "L";
     p.y_label = "PPL";
-    LineSeries s{"yarn", {256, 512, 1024}, {10, 11, 14}, {9.0, 10.0, 12.0}, {11.0, 12.0, 16.0}, std::nullopt};
+    LineSeries s{"yarn", {256, 512, 1024}, {10, 11, 14}, {9.0, 10.0, 12.0}, {11.0, 12.0, 16.0}, {9.5, 10.5, 13.0}, {10.5, 11.5, 15.0}, std::nullopt};
     p.series = {s};
     p.vlines = {{256, "trained"}};
     lf.panels = {p, p};
@@ -201,7 +202,25 @@ TEST(Charts, LinesBoxesScatterNotBlank) {
 
 TEST(Charts, WriteFailureIsAnError) {
     EXPECT_THROW(save_png_svg("/nonexistent-dir/x", 100, 100, [](cairo_t*) {}), std::exception);
+    EXPECT_THROW(save_figure("/tmp/x.jpg", 100, 100, [](cairo_t*) {}), rb::Error);
+}
+
+TEST(Charts, FailedDrawLeavesNoFileAndNoTemporary) {
+    std::string dir = rb::test::temp_dir();
+    EXPECT_THROW(save_figure(dir + "/a.png", 50, 50, [](cairo_t*) { throw rb::Error("boom"); }), rb::Error);
+    EXPECT_THROW(save_figure(dir + "/a.svg", 50, 50, [](cairo_t*) { throw rb::Error("boom"); }), rb::Error);
+    EXPECT_TRUE(std::filesystem::is_empty(dir));
+    save_figure(dir + "/b.SVG", 50, 50, [](cairo_t*) {});  // extension case-insensitive
+    EXPECT_TRUE(std::filesystem::is_regular_file(dir + "/b.SVG"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST(Charts, LogTicksAreDecadesThenOneTwoFive) {
+    EXPECT_EQ(axis_ticks(0.9, 1100, true), (std::vector<double>{1, 10, 100, 1000}));
+    EXPECT_EQ(axis_ticks(0.9, 40, true), (std::vector<double>{1, 2, 5, 10, 20}));  // < 3 decades
+    auto t = axis_ticks(0, 31, false);
+    for (size_t i = 1; i < t.size(); i++) EXPECT_NEAR(t[i] - t[i - 1], 5.0, 1e-12);
 }
 
 }  // namespace
-}  // namespace rb::report::chart
+}  // namespace rb::plot
