@@ -95,6 +95,7 @@ TEST(Config, MistralSlidingWindow) {
 TEST(Config, Families) {
     json j = base();
     j["architectures"] = {"Qwen2ForCausalLM"};
+    j["model_type"] = "qwen2";
     j["use_sliding_window"] = false;
     j["sliding_window"] = 32768;
     auto c = parse(j);
@@ -106,6 +107,7 @@ TEST(Config, Families) {
     EXPECT_RB_ERROR(parse(j), "cfg/config.json", "use_sliding_window");
     j = base();
     j["architectures"] = {"Qwen3ForCausalLM"};
+    j["model_type"] = "qwen3";
     j["head_dim"] = 128;
     c = parse(j);
     EXPECT_TRUE(c.qk_norm);
@@ -113,6 +115,7 @@ TEST(Config, Families) {
     EXPECT_EQ(c.head_dim, 128);
     j = base();
     j["architectures"] = {"Phi3ForCausalLM"};
+    j["model_type"] = "phi3";
     j["sliding_window"] = 2047;
     c = parse(j);
     EXPECT_EQ(c.model_type, "phi3");

@@ -31,15 +31,15 @@ std::string checkpoint_path(const std::string& fam, bool gguf) {
     return gguf ? d + "/tiny-" + fam + "-f32.gguf" : d;
 }
 
-struct Run {
+struct Loaded {
     std::unique_ptr<Checkpoint> ckpt;
     std::unique_ptr<backend::Backend> be;
     std::unique_ptr<LlamaModel> model;
     RopeConfig rope;
 };
 
-Run open_model(const std::string& path, const char* isa) {
-    Run r;
+Loaded open_model(const std::string& path, const char* isa) {
+    Loaded r;
     r.ckpt = Checkpoint::open(path);
     backend::BackendOptions bo;
     bo.isa = isa;
@@ -59,7 +59,7 @@ double max_logit_diff(const std::string& fam, bool gguf, const char* isa) {
     f.read(reinterpret_cast<char*>(ref.data()), static_cast<std::streamsize>(ref.size() * 4));
     EXPECT_TRUE(f.good()) << fam;
 
-    Run r = open_model(checkpoint_path(fam, gguf), isa);
+    Loaded r = open_model(checkpoint_path(fam, gguf), isa);
     auto s = r.model->new_session(static_cast<int>(tokens.size()), r.rope);
     std::vector<float> logits(tokens.size() * static_cast<size_t>(vocab));
     std::vector<int> am(tokens.size());
@@ -116,7 +116,7 @@ TEST(Families, Phi3LongropeSwitchThroughPerplexity) {
     const auto meta = golden_meta("phi3");
     const auto tokens = meta["tokens"].get<std::vector<int>>();
     for (bool gguf : {false, true}) {
-        Run r = open_model(checkpoint_path("phi3", gguf), "");
+        Loaded r = open_model(checkpoint_path("phi3", gguf), "");
         for (const auto& w : meta["nll"]) {
             const int L = w["ctx"];
             auto s = r.model->new_session(L, r.rope);
