@@ -167,11 +167,11 @@ json model_identity(const LoadOptions& opts) {
     return identity_of(*ck, *tok, opts.wtype);
 }
 
-LoadedModel& ModelCache::get(const LoadOptions& opts) {
+LoadedModel& ModelCache::get(const LoadOptions& opts, int64_t ctx) {
     const std::string k = cache_key(opts);
     auto it = m_models.find(k);
     if (it == m_models.end()) {
-        it = m_models.emplace(k, std::make_unique<LoadedModel>(load_model(opts))).first;
+        it = m_models.emplace(k, std::make_unique<LoadedModel>(load_model(opts, ctx))).first;
     } else {
         LoadedModel& lm = *it->second;
         lm.rope = resolve_rope(lm.ckpt->config(), opts.rope_scaling, opts.rope_theta, &lm.rope_given);
@@ -248,7 +248,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
     std::vector<DataFile> files;
     if (has(metrics, "ppl") || has(metrics, "longppl")) docs = load_documents(spec.texts, spec.split ? 0 : spec.max_docs, &files);
 
-    LoadedModel& lm = cache.get(spec.model);
+    LoadedModel& lm = cache.get(spec.model, spec.ctx);
     const RopeConfig rope = lm.rope;
     const json rope_given = lm.rope_given;
     const json ident = identity_of(*lm.ckpt, *lm.tokenizer, spec.model.wtype);
@@ -259,6 +259,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
     rec["model"] = {{"path", spec.model.name.empty() ? spec.model.path : spec.model.name},
                     {"local_path", spec.model.path},
                     {"format", lm.ckpt->format()},
+                    {"quantisation", quantisation(*lm.ckpt)},
                     {"config_hash", ident["config_hash"]},
                     {"weights_fingerprint", ident["weights"]},
                     {"tokenizer", ident["tokenizer"]},
@@ -381,7 +382,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
     if (has(metrics, "longppl")) {
         const auto t0 = clock::now();
         const LongPplSpec& ls = spec.longppl;
-        LoadedModel& ev = cache.get(ls.evaluator);
+        LoadedModel& ev = cache.get(ls.evaluator, spec.ctx);
         const json eident = identity_of(*ev.ckpt, *ev.tokenizer, ls.evaluator.wtype);
         // The evaluator's LoadedModel may be the model's own (same cache entry): take what
         // we need from it now.

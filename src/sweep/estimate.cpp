@@ -12,18 +12,12 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/peak.h"
-#include "model/memory.h"
+#include "formats/memory_estimate.h"
 
 namespace rb::sweep {
 
 Estimator::Estimator(const SweepConfig& cfg) : m_cfg(cfg) {
-    const auto& c = cfg.model_config;
-    double h = c.hidden_size, hd = c.head_dim;
-    double per_layer = h * c.num_heads * hd          // q
-                       + 2.0 * h * c.num_kv_heads * hd  // k, v
-                       + c.num_heads * hd * h        // o
-                       + 3.0 * h * c.intermediate_size;  // gate, up, down
-    m_params = c.num_layers * per_layer + static_cast<double>(c.vocab_size) * h;  // + output head
+    m_params = static_cast<double>(matrix_parameter_count(cfg.model_config));
 
     std::vector<std::string> files;
     for (const auto& t : cfg.texts) {

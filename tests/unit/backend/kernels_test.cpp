@@ -6,8 +6,10 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "backend/backend.h"
 #include "backend/cpu/kernels.h"
 
 namespace rb::cpu {
@@ -187,6 +189,7 @@ TEST(Gemm, ZeroK) {
 
 struct AttnCase {
     int n, pos0, heads, kv_heads, head_dim;
+    int window = 0;  // sliding window (0 = none)
 };
 
 // Outputs are softmax-weighted means of V entries in [-1, 1]. Scores are f32 dot products
@@ -204,14 +207,14 @@ void check_attention(const AttnCase& c, Isa isa, int threads) {
     std::vector<float> out(static_cast<size_t>(c.n) * ldo, sentinel), ref(out.size(), sentinel);
     ThreadPool pool(threads);
     attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, out.data(), ldo,
-              pool);
+              pool, false, c.window);
     ref::attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, ref.data(),
-                   ldo);
+                   ldo, c.window);
     for (size_t i = 0; i < out.size(); i++) {
         const double tol = 5e-5 + 1e-4 * std::fabs(ref[i]);
         ASSERT_LE(std::fabs(static_cast<double>(out[i]) - ref[i]), tol)
             << "isa " << isa_name(isa) << " n=" << c.n << " pos0=" << c.pos0 << " H=" << c.heads << " KV=" << c.kv_heads
-            << " hd=" << c.head_dim << " at row " << i / ldo << " col " << i % ldo << ": got " << out[i] << " want " << ref[i];
+            << " hd=" << c.head_dim << " window=" << c.window << " at row " << i / ldo << " col " << i % ldo << ": got " << out[i] << " want " << ref[i];
     }
 }
 
@@ -220,6 +223,19 @@ TEST(Attention, MatchesReferenceAtEveryLevel) {
         {1, 0, 4, 2, 8},      {1, 37, 4, 1, 16},   {5, 0, 4, 4, 16},   {70, 0, 8, 2, 8},   {33, 100, 32, 4, 64},
         {1, 300, 32, 4, 64},  {130, 70, 8, 1, 64}, {20, 10, 4, 2, 80}, {9, 60, 2, 1, 128}, {3, 0, 6, 3, 24},
         {65, 130, 16, 4, 64},
+    };
+    for (Isa isa : supported_levels())
+        for (const auto& c : cases) ASSERT_NO_FATAL_FAILURE(check_attention(c, isa, 2));
+}
+
+// Sliding window: keys p-window+1 .. p. Windows of 1 (a row sees only itself), smaller and
+// larger than a 64-key tile, not a multiple of it, reaching or not the start of the cache,
+// queries that start inside or past the first window; same tolerance as without a window.
+TEST(Attention, SlidingWindowMatchesReferenceAtEveryLevel) {
+    const AttnCase cases[] = {
+        {5, 0, 4, 2, 8, 1},      {70, 0, 8, 2, 8, 16},    {33, 100, 32, 4, 64, 40}, {1, 300, 32, 4, 64, 64},
+        {130, 70, 8, 1, 64, 65}, {20, 10, 4, 2, 80, 200}, {9, 60, 2, 1, 128, 7},    {65, 130, 16, 4, 64, 129},
+        {200, 0, 4, 1, 32, 100},
     };
     for (Isa isa : supported_levels())
         for (const auto& c : cases) ASSERT_NO_FATAL_FAILURE(check_attention(c, isa, 2));
@@ -237,7 +253,7 @@ TEST(Attention, Bf16PathMatchesReferenceOnRoundedInputs) {
     }
     const AttnCase cases[] = {{1, 0, 4, 2, 8},    {1, 300, 32, 4, 64}, {33, 100, 32, 4, 64}, {130, 70, 8, 1, 64},
                               {20, 10, 4, 2, 80}, {9, 60, 2, 1, 128},  {3, 0, 6, 3, 24},     {65, 130, 16, 4, 64},
-                              {7, 5, 4, 2, 6}};
+                              {7, 5, 4, 2, 6},    {130, 70, 8, 1, 64, 65}, {33, 100, 32, 4, 64, 40}};
     for (const auto& c : cases) {
         const int cap = c.pos0 + c.n + 3;
         const int ldq = c.heads * c.head_dim + 2, ldo = c.heads * c.head_dim + 5;
@@ -248,11 +264,11 @@ TEST(Attention, Bf16PathMatchesReferenceOnRoundedInputs) {
         std::vector<float> out(static_cast<size_t>(c.n) * ldo, -777.f), ref(out.size(), -777.f), f32(out.size(), -777.f);
         ThreadPool pool(2);
         attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, out.data(),
-                  ldo, pool, true);
+                  ldo, pool, true, c.window);
         attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, f32.data(),
-                  ldo, pool, false);
+                  ldo, pool, false, c.window);
         ref::attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale,
-                       ref.data(), ldo);
+                       ref.data(), ldo, c.window);
         double worst = 0;
         bool differs = false;
         for (size_t i = 0; i < out.size(); i++) {
@@ -329,6 +345,51 @@ TEST(Epilogue, LogSumExpMatchesReferenceAtEveryLevel) {
                 EXPECT_EQ(am[i], ref_am[i]) << isa_name(isa) << " vocab=" << vocab << " row " << i;
             }
         }
+    }
+}
+
+
+// Backend::rmsnorm_heads against ref::rmsnorm_heads (double): one f32 sum of squares
+// (accumulated in double) and two f32 products per element: relative error a few ulp,
+// tolerance 1e-6 + 1e-6·|ref| on values of magnitude <= ~8 (|x| <= 2, g <= 2, rms >= ~0.5).
+// Padding columns of each row (ldx > heads·hd) stay untouched.
+TEST(BackendOps, RmsnormHeadsMatchesReferenceAtEveryLevel) {
+    for (Isa isa : supported_levels()) {
+        IsaGuard guard(isa);
+        auto be = backend::make_backend({"cpu", 2, ""});
+        for (auto [n, heads, hd] : {std::tuple{1, 1, 8}, std::tuple{7, 4, 16}, std::tuple{300, 2, 64}}) {
+            const int ldx = heads * hd + 3;
+            auto x = random_vec(static_cast<size_t>(n) * ldx, 5 + n, -2.f, 2.f);
+            auto g = random_vec(hd, 6, 0.f, 2.f);
+            auto ref = x;
+            ref::rmsnorm_heads(ref.data(), n, ldx, heads, hd, g.data(), 1e-6f);
+            float* gb = be->alloc(hd);
+            be->upload(gb, g.data(), hd);
+            be->rmsnorm_heads(x.data(), n, ldx, heads, hd, gb, 1e-6f);
+            be->release(gb);
+            for (size_t i = 0; i < x.size(); i++)
+                ASSERT_LE(std::fabs(double(x[i]) - ref[i]), 1e-6 + 1e-6 * std::fabs(ref[i]))
+                    << isa_name(isa) << " n=" << n << " heads=" << heads << " hd=" << hd << " at " << i;
+        }
+    }
+}
+
+// Backend::add_bias: one f32 addition per element, so exactly x + b; padding untouched.
+TEST(BackendOps, AddBiasExactAtEveryLevel) {
+    for (Isa isa : supported_levels()) {
+        IsaGuard guard(isa);
+        auto be = backend::make_backend({"cpu", 2, ""});
+        const int n = 9, dim = 40, ldx = 45;
+        auto x = random_vec(static_cast<size_t>(n) * ldx, 8);
+        auto b = random_vec(dim, 9);
+        auto want = x;
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < dim; c++) want[static_cast<size_t>(i) * ldx + c] = x[static_cast<size_t>(i) * ldx + c] + b[c];
+        float* bb = be->alloc(dim);
+        be->upload(bb, b.data(), dim);
+        be->add_bias(x.data(), n, ldx, bb, dim);
+        be->release(bb);
+        ASSERT_EQ(x, want) << isa_name(isa);
     }
 }
 
