@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "hub/hub.h"
+#include "rope/methods_table.h"
 #include "util/thread_pool.h"
 
 namespace rb::app {

@@ -106,6 +106,12 @@ struct BackendOptions {
     std::string isa;           // cpu: force a kernel level ("avx512bf16", "avx512", "avx2", "scalar"); "" = best
 };
 
+/// The compute ceiling a throughput estimate scales (sweep time estimates): for "cpu", the
+/// peak of a `vdpbf16ps` loop when `bf16` and the CPU has AVX512_BF16, else of an FMA loop,
+/// measured now on `threads` threads for `seconds`. `what` (may be nullptr) names the loop.
+double measure_compute_peak_gflops(const std::string& backend, bool bf16, int threads, double seconds,
+                                   std::string* what = nullptr);
+
 /// Creates a backend; throws Error for an unknown or unavailable one.
 std::unique_ptr<Backend> make_backend(const BackendOptions& opts);
 

@@ -12,6 +12,7 @@
 #include "formats/checkpoint.h"
 #include "model/llama.h"
 #include "model/loader.h"
+#include "rope/methods_table.h"
 #include "rope/rope.h"
 #include "sweep/expr.h"
 #include "util/error.h"
@@ -24,28 +25,17 @@ using nlohmann::json;
 namespace rb::sweep {
 namespace {
 
-enum class Kind { number, integer, boolean, number_list };
+using Kind = RopeParamKind;
 
-const std::map<std::string, Kind>& param_kinds() {
-    static const std::map<std::string, Kind> k{
-        {"factor", Kind::number},
-        {"original_max_position_embeddings", Kind::integer},
-        {"beta_fast", Kind::number},
-        {"beta_slow", Kind::number},
-        {"mscale", Kind::number},
-        {"mscale_all_dim", Kind::number},
-        {"attention_factor", Kind::number},
-        {"truncate", Kind::boolean},
-        {"short_factor", Kind::number_list},
-        {"long_factor", Kind::number_list},
-        {"low_freq_factor", Kind::number},
-        {"high_freq_factor", Kind::number},
-        {"rope_theta", Kind::number},
-    };
-    return k;
+// Kind of a rope parameter (the methods table in rope/methods_table.h); every name the
+// sweep grammar accepts is in it (method_parameters reads the same table).
+Kind param_kind(const std::string& name) { return *rope_param_kind(name); }
+
+std::vector<std::string> method_names() {
+    std::vector<std::string> n;
+    for (const auto& m : rope_methods()) n.push_back(m.name);
+    return n;
 }
-
-const std::vector<std::string> k_methods{"default", "linear", "dynamic", "yarn", "longrope", "llama3", "ntk", "ntk_by_parts"};
 
 // Everything one config error needs: the file name for "file:line: key: what".
 struct Src {
@@ -287,11 +277,11 @@ MethodBlock parse_block(const Src& src, const toml::table& t, size_t index, cons
     Reader r{src, t, prefix};
     auto m = r.str("method");
     if (!m) src.fail(b.line, prefix + "method", "missing; expected one of default, linear, dynamic, yarn, longrope, llama3, ntk, ntk_by_parts");
-    if (std::find(k_methods.begin(), k_methods.end(), *m) == k_methods.end()) {
-        std::string hint = closest_name(*m, k_methods);
+    if (!find_rope_method(*m)) {
+        std::string hint = closest_name(*m, method_names());
         src.fail(r.line("method"), prefix + "method",
-                 fmt::format("unknown method '{}'{}; expected one of default, linear, dynamic, yarn, longrope, llama3, ntk, ntk_by_parts",
-                             *m, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint)));
+                 fmt::format("unknown method '{}'{}; expected one of {}", *m,
+                             hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), fmt::join(method_names(), ", ")));
     }
     b.method = *m;
     b.group = r.str("group").value_or("study");
@@ -330,7 +320,7 @@ MethodBlock parse_block(const Src& src, const toml::table& t, size_t index, cons
                     std::string cn(ck.str());
                     int cl = static_cast<int>(ck.source().begin.line);
                     check_param(cn, cl, cp + "." + cn);
-                    check_value(src, cv, cp + "." + cn, param_kinds().at(cn), b.method);
+                    check_value(src, cv, cp + "." + cn, param_kind(cn), b.method);
                     d[cn] = to_json(cv);
                 }
                 b.configs.push_back(d);
@@ -338,7 +328,7 @@ MethodBlock parse_block(const Src& src, const toml::table& t, size_t index, cons
             continue;
         }
         check_param(name, line, prefix + name);
-        b.axes.emplace_back(name, axis_values(src, v, prefix + name, param_kinds().at(name), b.method));
+        b.axes.emplace_back(name, axis_values(src, v, prefix + name, param_kind(name), b.method));
     }
     for (auto& c : b.configs)
         for (auto& [name, vals] : b.axes)
@@ -384,17 +374,12 @@ std::vector<double> list_rule(const std::string& rule, const json& dict, const M
 }  // namespace
 
 const std::vector<std::string>& method_parameters(const std::string& method) {
-    static const std::map<std::string, std::vector<std::string>> p{
-        {"default", {"rope_theta"}},
-        {"linear", {"factor", "rope_theta"}},
-        {"dynamic", {"factor", "rope_theta"}},
-        {"yarn", {"factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale", "mscale_all_dim",
-                  "attention_factor", "truncate", "rope_theta"}},
-        {"longrope", {"short_factor", "long_factor", "original_max_position_embeddings", "attention_factor", "factor", "rope_theta"}},
-        {"llama3", {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings", "rope_theta"}},
-        {"ntk", {"factor", "rope_theta"}},
-        {"ntk_by_parts", {"factor", "beta_fast", "beta_slow", "original_max_position_embeddings", "truncate", "rope_theta"}},
-    };
+    static const std::map<std::string, std::vector<std::string>> p = [] {
+        std::map<std::string, std::vector<std::string>> m;
+        for (const auto& e : rope_methods())
+            for (const auto& prm : e.params) m[e.name].push_back(prm.name);
+        return m;
+    }();
     static const std::vector<std::string> none;
     auto it = p.find(method);
     return it == p.end() ? none : it->second;
@@ -701,7 +686,7 @@ std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
                     std::string prefix = fmt::format("methods[{}].", bi);
                     if (b.method != "default") d["rope_type"] = b.method;
                     for (auto& [k, v] : raw.items()) {
-                        Kind kind = param_kinds().at(k);
+                        Kind kind = param_kind(k);
                         if (kind == Kind::number_list) continue;
                         try {
                             if (kind == Kind::boolean) {
@@ -719,7 +704,7 @@ std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
                         }
                     }
                     for (auto& [k, v] : raw.items()) {
-                        if (param_kinds().at(k) != Kind::number_list) continue;
+                        if (param_kind(k) != Kind::number_list) continue;
                         try {
                             if (v.is_string()) d[k] = list_rule(v.get<std::string>(), d, mc);
                             else {
