@@ -30,7 +30,7 @@ struct Url {
 };
 
 /// `location` resolved against `base` (RFC 3986: absolute, scheme-relative, absolute path or
-/// relative path); nullopt when either is malformed or has no host.
+/// relative path); nullopt when either is malformed or the result does not parse again.
 std::optional<Url> resolve_url(const std::string& base, const std::string& location);
 std::optional<Url> parse_url(const std::string& url);
 /// 127.0.0.0/8, [::1], localhost.

@@ -183,8 +183,6 @@ Store::Store(const std::string& path, Access access) : m_path(path) {
 
 Store::~Store() = default;
 
-sqlite3* Store::handle() { return m_db->handle(); }
-
 void Store::begin() { m_db->begin(); }
 void Store::commit() { m_db->commit(); }
 void Store::rollback() { m_db->rollback(); }

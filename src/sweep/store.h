@@ -13,11 +13,7 @@
 #include <string>
 #include <vector>
 
-struct sqlite3;
-
-namespace rb::sqlite {
-class Db;
-}
+#include "util/sqlite.h"
 
 namespace rb::sweep {
 
@@ -83,17 +79,8 @@ public:
     /// first error propagates (a full disk reads "database or disk is full (SQLITE_FULL)").
     template <typename F>
     void transaction(F&& f) {
-        begin();
-        try {
-            f();
-            commit();
-        } catch (...) {
-            rollback();
-            throw;
-        }
+        m_db->transaction(std::forward<F>(f));
     }
-
-    sqlite3* handle();
 
 private:
     std::string m_path;

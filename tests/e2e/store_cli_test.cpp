@@ -9,16 +9,10 @@
 #include "common/test_util.h"
 #include "sweep/store.h"
 #include "sweep_e2e_util.h"
+#include "util/mapped_file.h"
 #include "util/sqlite.h"
 
 namespace {
-
-std::string bytes_of(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
 
 /// Exactly one line of stderr starts with "error: ", and it names `path`.
 void expect_one_error_line(const rb::test::CliResult& r, const std::string& path) {
@@ -56,12 +50,12 @@ TEST(StoreCli, MergeAndSweepLeaveForeignFilesByteIdentical) {
     std::ofstream(config) << rb::test::tiny_config();
     for (const std::string& f : {foreign, empty}) {
         SCOPED_TRACE(f);
-        const std::string before = bytes_of(f);
+        const std::string before = rb::read_file(f);
         expect_one_error_line(rb::test::run_cli({"merge", good, f, "-o", dir + "/out.db"}), f);
         EXPECT_FALSE(std::filesystem::exists(dir + "/out.db"));
         expect_one_error_line(rb::test::run_cli({"merge", good, "-o", f}), f);
         expect_one_error_line(rb::test::run_cli({"sweep", config, "--db", f}), f);
-        EXPECT_EQ(bytes_of(f), before);
+        EXPECT_EQ(rb::read_file(f), before);
         for (const char* side : {"-wal", "-shm", "-journal"}) EXPECT_FALSE(std::filesystem::exists(f + side)) << side;
     }
 }

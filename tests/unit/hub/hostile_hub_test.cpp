@@ -243,6 +243,11 @@ TEST(HubHeaders, ParsingIsStrict) {
     EXPECT_TRUE(rb::hub::is_relative_reference("../a:b"));
     for (const char* l : {"//other/x", "file:///etc/passwd", "https://x/y", "data:x"})
         EXPECT_FALSE(rb::hub::is_relative_reference(l)) << l;
+    const std::string base = "http://127.0.0.1:8080/org/name/resolve/main/f";
+    EXPECT_EQ(rb::hub::resolve_url(base, "../x?a=1")->url, "http://127.0.0.1:8080/org/name/resolve/x?a=1");
+    EXPECT_EQ(rb::hub::resolve_url(base, "//cdn.example/y")->origin(), "http://cdn.example:80");
+    EXPECT_FALSE(rb::hub::resolve_url(base, "file:'//etc/passwd"));  // fuzz_hub_headers finding (see docs/fuzzing.md)
+    EXPECT_FALSE(rb::hub::resolve_url(base, "http://a b/"));
     for (const char* h : {"127.0.0.1", "127.1.2.3", "localhost", "[::1]"}) EXPECT_TRUE(rb::hub::is_loopback_host(h)) << h;
     for (const char* h : {"127.0.0.1.example.com", "128.0.0.1", "example.com", "[::2]"})
         EXPECT_FALSE(rb::hub::is_loopback_host(h)) << h;

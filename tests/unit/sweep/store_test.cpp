@@ -16,6 +16,7 @@
 #include "sweep/store.h"
 #include "common/test_util.h"
 #include "util/error.h"
+#include "util/mapped_file.h"
 #include "util/sqlite.h"
 
 using namespace rb::sweep;
@@ -127,13 +128,6 @@ TEST(Store, MergePrecedenceAndConflicts) {
 
 namespace {
 
-std::string bytes_of(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 /// A file of each kind that is not a ropebench store, in `dir`: name -> path.
 std::map<std::string, std::string> foreign_files(const std::string& dir) {
     std::map<std::string, std::string> f;
@@ -170,7 +164,7 @@ TEST(Store, ForeignFilesAreRefusedAndLeftByteIdentical) {
     }
     for (const auto& [what, path] : foreign_files(dir)) {
         SCOPED_TRACE(what);
-        const std::string before = bytes_of(path);
+        const std::string before = rb::read_file(path);
         auto refused = [&](const std::function<void()>& f) {
             try {
                 f();
@@ -187,7 +181,7 @@ TEST(Store, ForeignFilesAreRefusedAndLeftByteIdentical) {
         refused([&] { Store s(path, Store::Access::read_only); });
         refused([&] { merge_stores({good, path}, dir + "/out.db"); });  // as an input
         refused([&] { merge_stores({good}, path); });                   // as the output
-        EXPECT_EQ(bytes_of(path), before);
+        EXPECT_EQ(rb::read_file(path), before);
         EXPECT_FALSE(std::filesystem::exists(dir + "/out.db"));
         for (const char* side : {"-wal", "-shm", "-journal"}) EXPECT_FALSE(std::filesystem::exists(path + side)) << side;
     }
@@ -199,9 +193,9 @@ TEST(Store, MergeNeverWritesItsInputs) {
         Store x(dir + "/x.db");
         x.add({row("a"), row("b", "failed")});
     }
-    const std::string before = bytes_of(dir + "/x.db");
+    const std::string before = rb::read_file(dir + "/x.db");
     EXPECT_EQ(merge_stores({dir + "/x.db"}, dir + "/all.db"), 2);
-    EXPECT_EQ(bytes_of(dir + "/x.db"), before);
+    EXPECT_EQ(rb::read_file(dir + "/x.db"), before);
     for (const char* side : {"-wal", "-shm"}) EXPECT_FALSE(std::filesystem::exists(dir + "/x.db" + side)) << side;
 }
 
