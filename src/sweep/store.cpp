@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "util/error.h"
@@ -115,6 +116,10 @@ void check_is_store(const std::string& path) {
         throw Error("{}: an empty file, not a ropebench results store; {} (name a new file to create a store)", path,
                     unchanged);
     std::string why, version;
+    char magic[16] = {0};
+    std::ifstream(path, std::ios::binary).read(magic, sizeof magic);
+    if (std::string(magic, sizeof magic) != std::string("SQLite format 3\0", 16))
+        throw Error("{}: not a ropebench results store (not an SQLite database); {}", path, unchanged);
     try {
         sqlite::Db db(path, sqlite::Open::untouched);
         if (!db.has_table("meta") || !db.has_table("experiments")) {
