@@ -240,6 +240,23 @@ void touch(const fs::path& p) {
     std::ofstream f(p, std::ios::binary | std::ios::app);
 }
 
+/// A 2xx answer that ended without a transport error: throws unless it is what was asked
+/// for (a 206 answers the Range; the body has the announced size).
+void check_complete(const HttpResponse& r, uint64_t offset, uint64_t written, std::optional<uint64_t> size,
+                    const std::string& limit_what, const std::string& label) {
+    if (r.status == 206) {
+        auto cr = parse_content_range(r.header("content-range"));
+        if (!cr || cr->start != offset || (size && cr->total && *cr->total != *size))
+            throw Error("{}: HTTP 206 with Content-Range '{}' does not answer 'Range: bytes={}-' (size {}); the partial "
+                        "file was removed",
+                        label, r.header("content-range").substr(0, 100), offset,
+                        size ? std::to_string(*size) : std::string("?"));
+    }
+    if (size && written != *size)
+        throw Error("{}: the server ended the body after {} of {}; the partial file was removed", label, written,
+                    limit_what);
+}
+
 /// Streams `url` into `incomplete`, resuming from its current size with a Range request, and
 /// retrying interrupted transfers (as huggingface_hub's http_get does). The transfer stops at
 /// the announced size (or o.max_unannounced_bytes); the file is kept on failure only when a
@@ -309,17 +326,8 @@ void fetch_blob(const std::string& url, const fs::path& incomplete, std::optiona
             continue;
         }
         if (!r.transport_error && r.status >= 200 && r.status < 300) {
-            if (r.status == 206) {
-                auto cr = parse_content_range(r.header("content-range"));
-                if (!cr || cr->start != offset || (size && cr->total && *cr->total != *size))
-                    throw Error("{}: HTTP 206 with Content-Range '{}' does not answer 'Range: bytes={}-' (size {}); the "
-                                "partial file was removed",
-                                label, r.header("content-range").substr(0, 100), offset,
-                                size ? std::to_string(*size) : std::string("?"));
-            }
-            if (!size || written == *size) return guard.keep();
-            throw Error("{}: the server ended the body after {} of {}; the partial file was removed", label, written,
-                        limit_what);
+            check_complete(r, offset, written, size, limit_what, label);
+            return guard.keep();
         }
         if (!r.transport_error) throw Error("{}: HTTP {} while downloading from {}", label, r.status, r.url);
         last_error = r.error;

@@ -13,7 +13,8 @@
 // Hostile modes (`hostile`, docs/hub.md "Tests"): LFS redirects to another host (`cdn`, a
 // second FakeHub on 127.0.0.2), via a hop on this host, or to any Location (file://, ftp://,
 // ...); redirect loops (HEAD relative, GET absolute); endless bodies; bodies longer or shorter
-// than announced; endless response headers; no announced size; any ETag / X-Repo-Commit value.
+// than announced; a 206 for another range; endless response headers; no announced size; any
+// ETag / X-Repo-Commit value.
 // Every request is counted and logged. One request per connection (Connection: close).
 #pragma once
 #include <arpa/inet.h>
@@ -52,6 +53,7 @@ public:
         long long body_delta = 0;    // content GETs: this many bytes more (> 0) or fewer (< 0), Content-Length to match
         bool huge_header = false;    // resolve URLs: header lines until the client hangs up
         bool no_size = false;        // LFS redirects without X-Linked-Size
+        bool wrong_range = false;    // content GETs: a 206 whose Content-Range starts at 0, whatever was asked
         std::string etag;            // non-empty: sent as the ETag (and X-Linked-Etag) of every file
         std::string commit;          // non-empty: sent as X-Repo-Commit
         std::string only;            // content modes, etag and commit apply to this file only ("" = all)
@@ -242,7 +244,8 @@ private:
                 return;
             }
             status = 206;
-            hs.push_back("Content-Range: bytes " + std::to_string(from) + "-" + std::to_string(content.size() - 1) +
+            hs.push_back("Content-Range: bytes " + std::to_string(targeted && hm.wrong_range ? 0 : from) + "-" +
+                         std::to_string(content.size() - 1) +
                          "/" + std::to_string(content.size()));
         }
         std::string body = content.substr(from);

@@ -13,6 +13,7 @@
 #include "fake_hub.h"
 #include "hub/http.h"
 #include "hub/hub.h"
+#include "util/mapped_file.h"
 
 namespace fs = std::filesystem;
 using rb::hub::HubOptions;
@@ -161,6 +162,20 @@ TEST_F(Hostile, BodyLongerOrShorterThanAnnounced) {
     h.body_delta = -1000;
     hub.set_hostile(h);
     expect_refused("karpathy/stories260K", "the server ended the body after 1043992 of the announced 1044992 bytes");
+    expect_clean();
+}
+
+TEST_F(Hostile, PartialAnswerForAnotherRange) {
+    // An earlier run left 100000 bytes; the server answers the Range with a 206 for bytes 0-.
+    std::string blobs = rb::hub::repo_cache_path("karpathy/stories260K", o) + "/blobs";
+    fs::create_directories(blobs);
+    std::string bytes = rb::read_file(rb::test::shared_path("data/models/stories260K/model.safetensors"));
+    rb::write_file(blobs + "/" + k_st_sha256 + ".incomplete", bytes.substr(0, 100000));
+    FakeHub::Hostile h;
+    h.only = "model.safetensors";
+    h.wrong_range = true;
+    hub.set_hostile(h);
+    expect_refused("karpathy/stories260K", "does not answer 'Range: bytes=100000-'");
     expect_clean();
 }
 
