@@ -271,8 +271,9 @@ TEST(Tokenizer, BadGgufVocab) {
     GgufVocab good = vocab_from_model(model_path("tok512"));
     {
         GgufVocab v = good;
-        v.model = "gpt2";
+        v.model = "bert";  // WordPiece: neither SentencePiece nor byte-level BPE
         EXPECT_TRUE(message_contains([&] { Tokenizer::from_gguf_vocab(v, "x.gguf"); }, "tokenizer.ggml.model"));
+        EXPECT_TRUE(message_contains([&] { Tokenizer::from_gguf_vocab(v, "x.gguf"); }, "'bert'"));
     }
     {
         GgufVocab v = good;
