@@ -23,7 +23,6 @@ const char* const k_qwen2_pattern =
 
 namespace {
 
-constexpr std::string_view k_space_piece = "\xE2\x96\x81";  // "▁"
 
 struct Symbol {
     int id;
@@ -140,18 +139,7 @@ public:
         const std::string& p = m.pieces[size_t(id)];
         if (m_added_ids.count(id)) return p;
         if (m_byte_level) return byte_level_decode(p);
-        if (p.size() == 6 && p.compare(0, 3, "<0x") == 0 && p[5] == '>' && m.byte_fallback)
-            return std::string(1, char(std::stoi(p.substr(3, 2), nullptr, 16)));
-        std::string out;
-        for (size_t i = 0; i < p.size();) {
-            if (p.compare(i, k_space_piece.size(), k_space_piece) == 0) {
-                out.push_back(' ');
-                i += k_space_piece.size();
-            } else {
-                out.push_back(p[i++]);
-            }
-        }
-        return out;
+        return spm_piece_bytes(p, m.byte_fallback);
     }
 
     int vocab_size() const override { return int(m.pieces.size()); }
@@ -420,6 +408,12 @@ private:
 };
 
 }  // namespace
+
+std::optional<std::pair<std::string, std::string>> split_merge(const std::string& m) {
+    const size_t sp = m.find(' ', 1);
+    if (sp == std::string::npos || sp + 1 >= m.size()) return std::nullopt;
+    return std::make_pair(m.substr(0, sp), m.substr(sp + 1));
+}
 
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(BpeSpec spec) { return std::make_unique<BpeTokenizer>(std::move(spec)); }
 

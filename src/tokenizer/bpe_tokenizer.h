@@ -61,6 +61,11 @@ extern const char* const k_gpt2_pattern;   // GPT-2 / ByteLevel use_regex
 extern const char* const k_llama3_pattern; // Llama 3.x: digits in groups of 1-3
 extern const char* const k_qwen2_pattern;  // Qwen2/2.5/3: single digits
 
+/// A merge as tokenizer.json strings and GGUF tokenizer.ggml.merges spell it: "a b", split
+/// at the first space after the first byte (pieces never start with a space). nullopt when
+/// there is no such space or nothing after it.
+std::optional<std::pair<std::string, std::string>> split_merge(const std::string& m);
+
 /// Builds the tokenizer; throws Error naming spec.source on an inconsistent spec (a merge
 /// whose parts or result are not in the vocabulary, a missing byte-level character, ...).
 std::unique_ptr<Tokenizer> make_bpe_tokenizer(BpeSpec spec);

@@ -52,11 +52,11 @@ BpeSpec gguf_vocab_to_bpe_spec(const GgufVocab& v, const std::string& source) {
     }
     s.merges.reserve(v.merges.size());
     for (size_t i = 0; i < v.merges.size(); ++i) {
-        const std::string& m = v.merges[i];
-        const size_t sp = m.find(' ', 1);
-        if (sp == std::string::npos || sp + 1 >= m.size())
-            throw Error("{}: tokenizer.ggml.merges[{}]: '{}': expected two pieces separated by a space", source, i, m);
-        s.merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
+        auto m = split_merge(v.merges[i]);
+        if (!m)
+            throw Error("{}: tokenizer.ggml.merges[{}]: '{}': expected two pieces separated by a space", source, i,
+                        v.merges[i]);
+        s.merges.push_back(std::move(*m));
     }
     if (pre->nfc) s.normalizers.push_back({BpeNormalizer::Kind::nfc, "", ""});
     s.pre_tokenizers.push_back({BpePreTokenizer::Kind::split, pre->pattern, false, false, false, "", "", false});

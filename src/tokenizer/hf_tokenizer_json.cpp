@@ -4,21 +4,12 @@
 
 #include "tokenizer/regex.h"
 #include "util/error.h"
+#include "util/json.h"
 
 namespace rb {
 namespace {
 
 using nlohmann::json;
-
-json parse_json(const std::string& text, const std::string& path) {
-    try {
-        return json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw Error("{}: invalid JSON at byte {}: {}", path, e.byte, e.what());
-    } catch (const json::exception& e) {
-        throw Error("{}: invalid JSON: {}", path, e.what());
-    }
-}
 
 struct Ctx {
     const std::string& path;
@@ -179,11 +170,11 @@ BpeSpec parse_tokenizer_json(const std::string& json_text, const std::string& pa
     for (size_t i = 0; i < model["merges"].size(); ++i) {
         const json& mj = model["merges"][i];
         if (mj.is_string()) {
-            const std::string m = mj.get<std::string>();
-            const size_t sp = m.find(' ', 1);
-            if (sp == std::string::npos || sp + 1 >= m.size())
-                c.fail(fmt::format("model.merges[{}]", i), fmt::format("'{}': expected two pieces separated by a space", m));
-            s.merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
+            auto m = split_merge(mj.get<std::string>());
+            if (!m)
+                c.fail(fmt::format("model.merges[{}]", i),
+                       fmt::format("'{}': expected two pieces separated by a space", mj.get<std::string>()));
+            s.merges.push_back(std::move(*m));
         } else if (mj.is_array() && mj.size() == 2 && mj[0].is_string() && mj[1].is_string()) {
             s.merges.emplace_back(mj[0].get<std::string>(), mj[1].get<std::string>());
         } else {

@@ -8,6 +8,7 @@
 #include "tokenizer/gguf_bpe.h"
 #include "tokenizer/gguf_spm.h"
 #include "tokenizer/hf_tokenizer_json.h"
+#include "tokenizer/unicode.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/mapped_file.h"
@@ -75,18 +76,7 @@ public:
         return m_sp.IdToPiece(id);
     }
     std::string token_bytes(int id) const override {
-        std::string p = piece(id);
-        if (m_sp.IsByte(id) && p.size() == 6) return std::string(1, char(std::stoi(p.substr(3, 2), nullptr, 16)));
-        std::string out;
-        for (size_t i = 0; i < p.size();) {
-            if (p.compare(i, 3, "\xE2\x96\x81") == 0) {
-                out.push_back(' ');
-                i += 3;
-            } else {
-                out.push_back(p[i++]);
-            }
-        }
-        return out;
+        return spm_piece_bytes(piece(id), m_sp.IsByte(id));
     }
     int vocab_size() const override { return m_vocab_size; }
     int bos_id() const override { return m_bos; }

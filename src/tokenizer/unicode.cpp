@@ -168,6 +168,22 @@ AlignedText prepend(const AlignedText& in, std::string_view prefix) {
     return out;
 }
 
+std::string spm_piece_bytes(std::string_view p, bool byte_piece) {
+    if (byte_piece && p.size() == 6 && p.substr(0, 3) == "<0x" && p[5] == '>')
+        return std::string(1, char(std::stoi(std::string(p.substr(3, 2)), nullptr, 16)));
+    constexpr std::string_view space = "\xE2\x96\x81";  // "▁"
+    std::string out;
+    for (size_t i = 0; i < p.size();) {
+        if (p.substr(i, space.size()) == space) {
+            out.push_back(' ');
+            i += space.size();
+        } else {
+            out.push_back(p[i++]);
+        }
+    }
+    return out;
+}
+
 const std::array<std::string, 256>& byte_level_alphabet() {
     static const std::array<std::string, 256> table = [] {
         std::array<std::string, 256> t;

@@ -40,6 +40,10 @@ AlignedText replace_all(const AlignedText& in, std::string_view from, std::strin
 /// `prefix` inserted at the front with an empty unit at the first byte's origin.
 AlignedText prepend(const AlignedText& in, std::string_view prefix);
 
+/// The bytes a SentencePiece-style piece stands for: "▁" -> space; with `byte_piece`, a
+/// "<0xXX>" piece -> that byte.
+std::string spm_piece_bytes(std::string_view piece, bool byte_piece);
+
 /// GPT-2's bytes_to_unicode(): byte b -> the UTF-8 text of the printable character that
 /// stands for it in byte-level vocabularies ("Ġ" for a space).
 const std::array<std::string, 256>& byte_level_alphabet();

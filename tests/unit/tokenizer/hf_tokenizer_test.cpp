@@ -193,7 +193,7 @@ TEST(HfTokenizer, DecodeRoundTripsAndTokenBytes) {
             if (std::string(name) == "mistral") {
                 // The "▁" prefix comes back as a leading space in the raw bytes, not in decode().
                 EXPECT_EQ(back, s) << c;
-                EXPECT_EQ(joined, s.empty() ? s : " " + s) << c;
+                EXPECT_EQ(joined, s.empty() ? s : std::string(1, ' ').append(s)) << c;
             } else if (std::string(name) == "qwen3" || c != "scripts") {
                 EXPECT_EQ(back, s) << c;
                 EXPECT_EQ(joined, s) << c;
@@ -315,7 +315,7 @@ TEST(GgufBpe, BadVocabularies) {
     GgufVocab v;
     v.model = "gpt2";
     v.pre = "llama-bpe";
-    for (int b = 0; b < 256; ++b) v.tokens.push_back("x" + std::to_string(b));
+    for (int b = 0; b < 256; ++b) v.tokens.push_back(fmt::format("x{}", b));
     v.merges = {"x1 x2"};
     auto msg = [&](const GgufVocab& x) -> std::string {
         try {
