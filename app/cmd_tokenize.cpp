@@ -41,7 +41,8 @@ std::string escaped(const std::string& s) {
 CommandRegistrar reg("tokenize", 25, [](CLI::App& app) -> std::function<int()> {
     auto a = std::make_shared<TokenizeArgs>();
     auto* sub = app.add_subcommand("tokenize", "token ids of a text (BOS first when the tokenizer adds one)");
-    sub->add_option("MODEL", a->model, "tokenizer folder, checkpoint folder, .gguf file, or hub id org/name")
+    sub->add_option("MODEL", a->model,
+                    "tokenizer folder, checkpoint folder, tokenizer.json, .model or .gguf file, or hub id org/name")
         ->required();
     auto* text = sub->add_option("--text", a->text, "the text");
     auto* file = sub->add_option("--file", a->file, "read the text from this file");

@@ -1,6 +1,7 @@
 #include "tokenizer/bpe_tokenizer.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <queue>
 #include <unordered_map>

@@ -128,6 +128,9 @@ std::unique_ptr<Tokenizer> Tokenizer::from_folder(const std::string& dir) {
 
 std::unique_ptr<Tokenizer> Tokenizer::from_path(const std::string& path) {
     if (is_directory(path)) return from_folder(path);
+    const std::filesystem::path p(path);
+    if (p.extension() == ".json") return from_tokenizer_json(path, (p.parent_path() / "tokenizer_config.json").string());
+    if (p.extension() == ".model") return from_sentencepiece_file(path);
     MappedFile f(path);  // throws Error naming the path; tensor pages are never touched
     GgufFile g = parse_gguf(f.data(), f.size(), path);
     auto vocab = gguf_vocab(g);

@@ -36,8 +36,9 @@ public:
     /// (+ tokenizer_config.json when present). Throws Error naming the folder when it has
     /// neither.
     static std::unique_ptr<Tokenizer> from_folder(const std::string& dir);
-    /// From a tokenizer-only folder (from_folder) or a .gguf file (its vocabulary only; the
-    /// tensors are not read).
+    /// From a tokenizer-only folder (from_folder), a tokenizer.json (with the
+    /// tokenizer_config.json beside it, if any), a SentencePiece .model, or a .gguf file (its
+    /// vocabulary only; the tensors are not read).
     static std::unique_ptr<Tokenizer> from_path(const std::string& path);
     /// From a Hugging Face tokenizer.json; `config_path` names its tokenizer_config.json
     /// (read when it exists; empty = none).

@@ -83,6 +83,10 @@ TEST(TokenizeCli, SentencePieceOnlyFolderCheckpointAndGguf) {
     ASSERT_EQ(g.status, 0) << g.err;
     EXPECT_EQ(nlohmann::json::parse(f.out)["ids"], nlohmann::json::parse(g.out)["ids"]);
     EXPECT_EQ(nlohmann::json::parse(f.out)["ids"][0], 1);
+    // A tokenizer.json named directly (its tokenizer_config.json beside it still applies: BOS).
+    auto j = run_cli({"tokenize", source_path("tests/data/tokenizers/mistral/tokenizer.json"), "--text", "Hello", "--json"});
+    ASSERT_EQ(j.status, 0) << j.err;
+    EXPECT_EQ(nlohmann::json::parse(j.out)["ids"], (std::vector<int>{1, 22557}));
 }
 
 TEST(TokenizeCli, BadTokenizerJsonGivesOneErrorLine) {
