@@ -42,7 +42,6 @@ struct BpePreTokenizer {
 
 struct BpeSpec {
     std::string source;                   // file named in messages
-    std::string origin;                   // "tokenizer.json" | "gguf" (for info)
     std::vector<std::string> pieces;      // id -> piece (vocabulary + added tokens; "" = hole)
     int vocab_pieces = 0;                 // ids below this come from the model vocabulary
     std::vector<std::pair<std::string, std::string>> merges;  // in priority order
@@ -52,8 +51,7 @@ struct BpeSpec {
     bool byte_fallback = false, fuse_unk = false, ignore_merges = false;
     int unk_id = -1;
     int bos_id = -1, eos_id = -1;
-    bool add_bos = false, add_eos = false;
-    std::string bos_rule;                 // where add_bos/bos came from (for info/docs)
+    bool add_bos = false;                 // EOS is never appended
 };
 
 /// Pre-tokenizer patterns of the families in use (tokenizer.json spellings).

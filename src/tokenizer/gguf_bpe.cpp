@@ -36,7 +36,6 @@ BpeSpec gguf_vocab_to_bpe_spec(const GgufVocab& v, const std::string& source) {
 
     BpeSpec s;
     s.source = source;
-    s.origin = "gguf";
     s.pieces = v.tokens;
     s.vocab_pieces = int(n);
     for (size_t i = 0; i < n; ++i) {
@@ -69,7 +68,6 @@ BpeSpec gguf_vocab_to_bpe_spec(const GgufVocab& v, const std::string& source) {
     s.bos_id = check(v.bos_id, "tokenizer.ggml.bos_token_id");
     s.eos_id = check(v.eos_id, "tokenizer.ggml.eos_token_id");
     s.add_bos = v.add_bos;
-    s.bos_rule = "tokenizer.ggml.add_bos_token";
     return s;
 }
 

@@ -152,7 +152,6 @@ BpeSpec parse_tokenizer_json(const std::string& json_text, const std::string& pa
 
     BpeSpec s;
     s.source = path;
-    s.origin = "tokenizer.json";
     if (!model.contains("vocab") || !model["vocab"].is_object()) c.fail("model.vocab", "missing or not an object");
     for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
         if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= (1 << 24))
@@ -234,16 +233,16 @@ BpeSpec parse_tokenizer_json(const std::string& json_text, const std::string& pa
         read_post_processor(c, j["post_processor"], "post_processor", tmpl_bos, tmpl_eos);
 
     std::optional<std::string> bos = tmpl_bos, eos;
-    std::optional<bool> add_bos, add_eos;
+    std::optional<bool> add_bos;
     if (config_text) {
         const json cfg = parse_json(*config_text, config_path);
         if (!cfg.is_object()) throw Error("{}: top level: expected an object", config_path);
         if (auto b = token_text(cfg, "bos_token", config_path)) bos = b;
         eos = token_text(cfg, "eos_token", config_path);
-        for (auto [key, out] : {std::pair{"add_bos_token", &add_bos}, std::pair{"add_eos_token", &add_eos}}) {
-            if (!cfg.contains(key) || cfg[key].is_null()) continue;
-            if (!cfg[key].is_boolean()) throw Error("{}: {}: expected true or false", config_path, key);
-            *out = cfg[key].get<bool>();
+        if (cfg.contains("add_bos_token") && !cfg["add_bos_token"].is_null()) {
+            if (!cfg["add_bos_token"].is_boolean())
+                throw Error("{}: add_bos_token: expected true or false", config_path);
+            add_bos = cfg["add_bos_token"].get<bool>();
         }
     }
     if (bos) {
@@ -256,13 +255,10 @@ BpeSpec parse_tokenizer_json(const std::string& json_text, const std::string& pa
     }
     if (add_bos) {
         s.add_bos = *add_bos;
-        s.bos_rule = "tokenizer_config.json add_bos_token";
     } else {
         s.add_bos = tmpl_bos.has_value();
-        s.bos_rule = tmpl_bos ? "post_processor TemplateProcessing" : "no BOS in the post-processor";
         if (tmpl_bos && s.bos_id != id_of(*tmpl_bos)) s.bos_id = id_of(*tmpl_bos);
     }
-    s.add_eos = add_eos ? *add_eos : tmpl_eos.has_value();
     if (s.add_bos && s.bos_id < 0) throw Error("{}: add_bos_token is true but there is no bos_token", config_path);
     return s;
 }

@@ -7,9 +7,10 @@
 // Anything else is refused with one Error naming the file, the field and the type.
 //
 // BOS/EOS: bos_token/eos_token from tokenizer_config.json (string or {"content": ...});
-// add_bos_token/add_eos_token from tokenizer_config.json when present, otherwise from the
-// post-processor's TemplateProcessing "single" template (a SpecialToken before the
-// sequence = BOS is added, after it = EOS), as Llama 3.x files do.
+// add_bos_token from tokenizer_config.json when present, otherwise from the
+// post-processor's TemplateProcessing "single" template (a SpecialToken before the sequence
+// = BOS is added), as Llama 3.x files do. EOS is never appended (add_eos_token and special
+// tokens after the sequence are not read).
 #pragma once
 #include <optional>
 #include <string>
