@@ -11,6 +11,7 @@
 #include "hub/hub.h"
 #include "formats/memory_estimate.h"
 #include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace rb::app {
 namespace {
@@ -69,6 +70,10 @@ int run_info(const InfoArgs& a) {
     } else if (auto v = ck->gguf_vocab()) {
         tok_source = fmt::format("embedded in GGUF (tokenizer.ggml.model '{}', {} tokens)", v->model, v->tokens.size());
         tok_json = {{"source", "gguf"}, {"model", v->model}, {"tokens", v->tokens.size()}};
+    } else if (ck->format() != "gguf" && file_exists(ck->path() + "/tokenizer.json")) {
+        const std::string p = ck->path() + "/tokenizer.json";
+        tok_source = p + " (Hugging Face BPE)";
+        tok_json = {{"source", "tokenizer.json"}, {"path", p}};
     }
 
     if (a.json) {

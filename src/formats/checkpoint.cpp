@@ -12,6 +12,7 @@
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
 #include "util/error.h"
+#include "util/json.h"
 #include "util/mapped_file.h"
 
 namespace rb {
@@ -179,14 +180,7 @@ std::unique_ptr<Checkpoint> open_hf_folder(const std::string& dir) {
     const std::string index_path = (d / "model.safetensors.index.json").string();
     const std::string single_path = (d / "model.safetensors").string();
     if (file_exists(index_path)) {
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(read_file(index_path));
-        } catch (const nlohmann::json::parse_error& e) {
-            throw Error("{}: invalid JSON at byte {}: {}", index_path, e.byte, e.what());
-        } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
-            throw Error("{}: invalid JSON: {}", index_path, e.what());
-        }
+        nlohmann::json j = parse_json(read_file(index_path), index_path);
         if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
             throw Error("{}: field 'weight_map': missing or not an object", index_path);
         std::map<std::string, std::vector<std::string>> by_file;  // shard -> tensor names

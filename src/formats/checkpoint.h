@@ -26,8 +26,10 @@ struct TensorInfo {
 
 /// Vocabulary embedded in a GGUF file (tokenizer.ggml.*).
 struct GgufVocab {
-    std::string model;                // tokenizer.ggml.model ("llama" = SentencePiece)
-    std::vector<std::string> tokens;  // pieces, "▁" for space
+    std::string model;                // tokenizer.ggml.model ("llama" = SentencePiece, "gpt2" = byte-level BPE)
+    std::string pre;                  // tokenizer.ggml.pre (gpt2 models: names the pre-tokenizer regex)
+    std::vector<std::string> tokens;  // pieces, "▁" for space (llama) or byte-level characters (gpt2)
+    std::vector<std::string> merges;  // tokenizer.ggml.merges, "a b" in priority order (gpt2)
     std::vector<float> scores;
     std::vector<int32_t> token_types; // 1 normal, 2 unknown, 3 control, 4 user-defined, 6 byte
     int bos_id = 1, eos_id = 2, unk_id = 0;

@@ -436,6 +436,15 @@ std::optional<GgufVocab> gguf_vocab(const GgufFile& g) {
         if (m->type != GgufType::string) key_error(g, "tokenizer.ggml.model", "expected a string");
         v.model = m->str;
     }
+    if (const GgufValue* m = g.find("tokenizer.ggml.pre")) {
+        if (m->type != GgufType::string) key_error(g, "tokenizer.ggml.pre", "expected a string");
+        v.pre = m->str;
+    }
+    if (const GgufValue* m = g.find("tokenizer.ggml.merges")) {
+        if (m->type != GgufType::array || m->arr_type != GgufType::string)
+            key_error(g, "tokenizer.ggml.merges", "expected an array of strings");
+        v.merges = m->arr_str;
+    }
     auto num_array = [&](const char* key, auto& out) {
         const GgufValue* a = g.find(key);
         if (!a) return;

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "util/error.h"
+#include "util/json.h"
 
 namespace rb {
 namespace {
@@ -79,14 +80,7 @@ int get_token_id(const json& j, const std::string& path, const char* name, int d
 }  // namespace
 
 ModelConfig parse_config_json(const std::string& text, const std::string& path) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw Error("{}: invalid JSON at byte {}: {}", path, e.byte, e.what());
-    } catch (const json::exception& e) {  // e.g. a number too large for a double
-        throw Error("{}: invalid JSON: {}", path, e.what());
-    }
+    json j = parse_json(text, path);
     if (!j.is_object()) throw Error("{}: expected a JSON object at the top level, got {}", path, j.type_name());
 
     ModelConfig c;
