@@ -26,5 +26,3 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Tokenizer files for the tests that cannot be committed (licence), checked by SHA-256.
-bash "$(dirname "$0")/fetch_tokenizers.sh"

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Tokenizer files the tests need that the repository cannot carry (licence), checked by SHA-256.
+bash scripts/fetch_tokenizers.sh
 BUILD=${BUILD:-build}
 SHARED="${ROPEBENCH_SHARED_DIR:-$(pwd)/../shared}"
 # Presets and the README's examples read data/ (scripts/get-data.sh); here it comes from the

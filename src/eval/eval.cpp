@@ -180,6 +180,8 @@ LoadedModel& ModelCache::get(const LoadOptions& opts, int64_t ctx) {
     return *it->second;
 }
 
+ScoreCache& ModelCache::scores(const LoadOptions& opts) { return m_scores[cache_key(opts)]; }
+
 json eval_identity(const EvalSpec& spec) {
     const auto metrics = sorted_metrics(spec.metrics);
     check_spec(spec, metrics);
@@ -288,7 +290,8 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         SplitInfo si;
         auto tdocs = tokenize_documents(*lm.tokenizer, docs, spec.split ? split_length(p) : 0,
                                         spec.split ? spec.max_docs : 0, &si);
-        ModelLm mlm(*lm.model, rope);
+        // truncate: one window per document from its start, the windows the cache serves.
+        ModelLm mlm(*lm.model, rope, p.protocol == "truncate" ? &cache.scores(spec.model) : nullptr);
         PplResult r = evaluate_perplexity_tokens(mlm, lm.tokenizer->bos_id(), tdocs, p, [&](int64_t d, int64_t n) {
             if (progress) progress("ppl", d, n);
         });
@@ -402,7 +405,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         o.cache_dir = longppl_cache_dir(ls);
         const json ev_json = {{"model", eident}, {"rope", rope_config_to_json(erope)}};
         o.evaluator_identity = ev_json.dump();
-        ModelLm mlm(*lm.model, rope);
+        ModelLm mlm(*lm.model, rope, &cache.scores(spec.model));  // its windows: those of ppl truncate
         ModelLm elm(*ev.model, erope);
         LongPplResult r = evaluate_longppl(mlm, *lm.tokenizer, elm, *ev.tokenizer, docs, o, spec.split, spec.max_docs,
                                            [&](int64_t d, int64_t n) {

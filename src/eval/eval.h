@@ -64,10 +64,18 @@ public:
     /// The loaded checkpoint; its `rope`/`rope_given` are re-resolved for opts on every call.
     /// Loads on first use, refusing up front a `ctx`-token window that would not fit in memory.
     LoadedModel& get(const LoadOptions& opts, int64_t ctx = 0);
-    void clear() { m_models.clear(); }
+    /// The scored windows of that checkpoint kept across evaluations (ScoreCache): a
+    /// `truncate` perplexity at L serves every smaller L under the same RoPE tables, and
+    /// LongPPL's evaluated pass reuses the perplexity window.
+    ScoreCache& scores(const LoadOptions& opts);
+    void clear() {
+        m_models.clear();
+        m_scores.clear();
+    }
 
 private:
     std::map<std::string, std::unique_ptr<LoadedModel>> m_models;
+    std::map<std::string, ScoreCache> m_scores;
 };
 
 /// Progress callback: (metric, done, total) in that metric's own units.

@@ -1,5 +1,6 @@
 #include "eval/passkey.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 
@@ -140,6 +141,31 @@ bool passkey_correct(const std::string& output, const std::string& key) {
     return strip(output.substr(i, j - i)) == strip(key);
 }
 
+std::vector<std::vector<int>> generate_passkey_outputs(LanguageModel& lm, const std::vector<PasskeyPrompt>& prompts,
+                                                       int capacity, int max_new_tokens,
+                                                       const std::function<void(int64_t, int64_t)>& progress) {
+    // Run order: depth ascending (stable: trials in order), so the haystack before each
+    // needle extends the prefix kept from the shallower depths.
+    std::vector<size_t> order(prompts.size());
+    for (size_t i = 0; i < order.size(); i++) order[i] = i;
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return prompts[a].depth < prompts[b].depth; });
+    std::vector<std::vector<int>> out(prompts.size());
+    for (size_t k = 0; k < order.size(); k++) {
+        const std::vector<int>& p = prompts[order[k]].tokens;
+        // Keep what the next prompt has in common with this one.
+        size_t keep = 0;
+        if (k + 1 < order.size()) {
+            const std::vector<int>& q = prompts[order[k + 1]].tokens;
+            while (keep < p.size() && keep < q.size() && p[keep] == q[keep]) keep++;
+        }
+        out[order[k]] = lm.generate_shared(p, max_new_tokens, static_cast<int>(keep), capacity);
+        if (progress) progress(static_cast<int64_t>(k + 1), static_cast<int64_t>(order.size()));
+    }
+    lm.end_shared();
+    return out;
+}
+
 PasskeyResult run_passkey(LanguageModel& lm, const Tokenizer& tok, int ctx, const std::vector<double>& depths,
                           int trials, uint64_t seed, int max_new_tokens, const std::vector<std::string>& filler,
                           const std::function<void(int64_t, int64_t)>& progress) {
@@ -148,14 +174,17 @@ PasskeyResult run_passkey(LanguageModel& lm, const Tokenizer& tok, int ctx, cons
     if (max_new_tokens < 1) throw UsageError("--max-new-tokens: must be at least 1, got {}", max_new_tokens);
     PasskeyResult r;
     r.ctx = ctx;
-    const int64_t total = static_cast<int64_t>(depths.size()) * trials;
-    int64_t done = 0;
+    std::vector<PasskeyPrompt> prompts;  // depth-major, the order of the result
+    for (double depth : depths)
+        for (int t = 0; t < trials; t++)
+            prompts.push_back(make_passkey_prompt(tok, ctx, depth, t, seed, max_new_tokens, filler));
+    const std::vector<std::vector<int>> outputs = generate_passkey_outputs(lm, prompts, ctx, max_new_tokens, progress);
+    size_t j = 0;
     for (double depth : depths) {
         PasskeyDepth pd;
         pd.depth = depth;
-        for (int t = 0; t < trials; t++) {
-            PasskeyPrompt p = make_passkey_prompt(tok, ctx, depth, t, seed, max_new_tokens, filler);
-            std::vector<int> out = lm.generate(p.tokens, max_new_tokens);
+        for (int t = 0; t < trials; t++, j++) {
+            const PasskeyPrompt& p = prompts[j];
             PasskeyTrial tr;
             tr.depth = depth;
             tr.trial = t;
@@ -164,12 +193,11 @@ PasskeyResult run_passkey(LanguageModel& lm, const Tokenizer& tok, int ctx, cons
             tr.needle_token = p.needle_token;
             tr.sentences = p.sentences;
             tr.needle_sentence = p.needle_sentence;
-            tr.output = tok.decode(out);
+            tr.output = tok.decode(outputs[j]);
             tr.correct = passkey_correct(tr.output, p.key);
             pd.trials++;
             pd.correct += tr.correct;
             r.trials.push_back(std::move(tr));
-            if (progress) progress(++done, total);
         }
         r.n_trials += pd.trials;
         r.n_correct += pd.correct;

@@ -81,6 +81,14 @@ struct PasskeyResult {
     double accuracy() const { return n_trials ? static_cast<double>(n_correct) / n_trials : 0; }
 };
 
+/// Greedy outputs (max_new_tokens, stop at EOS) of every prompt, in the order given, run
+/// depth by depth (ascending) through lm.generate_shared so that prompts sharing the
+/// haystack before a needle compute it once; the same outputs as lm.generate per prompt.
+/// `capacity` bounds prompt + max_new_tokens (the passkey L).
+std::vector<std::vector<int>> generate_passkey_outputs(LanguageModel& lm, const std::vector<PasskeyPrompt>& prompts,
+                                                       int capacity, int max_new_tokens,
+                                                       const std::function<void(int64_t, int64_t)>& progress = {});
+
 /// Runs every (depth, trial). Depths must lie in [0, 1]; trials ≥ 1.
 PasskeyResult run_passkey(LanguageModel& lm, const Tokenizer& tok, int ctx, const std::vector<double>& depths,
                           int trials, uint64_t seed, int max_new_tokens, const std::vector<std::string>& filler,

@@ -69,8 +69,9 @@ struct Scorer {
         targets.assign(n, -1);
         for (int i = from; i < n - 1; i++) targets[i] = tokens[i + 1];
         lp.assign(n, 0.0);
+        const int64_t before = lm.tokens_processed();  // 0 when a ScoreCache answered
         lm.score(tokens, n, targets.data(), lp.data());
-        r.tokens_processed += n;
+        r.tokens_processed += lm.tokens_processed() - before;
         dr.windows++;
         for (int i = from; i < n - 1; i++) {
             if (!std::isfinite(lp[i]))

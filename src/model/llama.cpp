@@ -180,10 +180,22 @@ void Session::ensure_scratch(int n) {
     m_scratch_n = n;
 }
 
+void Session::truncate(int len, const RopeState& state) {
+    RB_CHECK(len >= 0 && len <= m_pos, "truncate to {} of a {}-token sequence", len, m_pos);
+    m_pos = len;
+    m_rope_state = state;
+}
+
 void LlamaModel::forward(Session& s, const int* tokens, int n, const int* targets, double* logprob, int* argmax,
                          float* logits) const {
+    forward_with_rope_len(s, s.m_pos + n, tokens, n, targets, logprob, argmax, logits);
+}
+
+void LlamaModel::forward_with_rope_len(Session& s, int rope_len, const int* tokens, int n, const int* targets,
+                                       double* logprob, int* argmax, float* logits) const {
     const auto& c = m_cfg;
     if (n <= 0) return;
+    RB_CHECK(rope_len >= s.m_pos + n, "rope_len {} < {}", rope_len, s.m_pos + n);
     if (s.m_pos + n > s.m_cap)
         throw Error("sequence of {} tokens exceeds the session's capacity of {}", s.m_pos + n, s.m_cap);
     for (int i = 0; i < n; i++)
@@ -199,7 +211,7 @@ void LlamaModel::forward(Session& s, const int* tokens, int n, const int* target
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
 
     // RoPE tables for this call: the state sees max position + 1 (dynamic / longrope).
-    const RopeTables& rt = s.m_rope_state.for_call(pos0 + n);
+    const RopeTables& rt = s.m_rope_state.for_call(rope_len);
     s.m_last_rope = rt;
     const int rot = rt.rotary_dim, half = rot / 2;
     s.m_cos_host.resize(static_cast<size_t>(n) * half);
@@ -254,7 +266,9 @@ void LlamaModel::forward(Session& s, const int* tokens, int n, const int* target
         }
     }
     auto te = Clock::now();
-    for (int b = 0; b < n; b += k_block_rows) {
+    // A prefix computed only for the cache (no output asked for) skips the head.
+    const bool head = targets || logprob || argmax || logits;
+    for (int b = 0; head && b < n; b += k_block_rows) {
         const int t = std::min(k_block_rows, n - b);
         m_be.rmsnorm(s.m_x + static_cast<size_t>(b) * hidden, m_final_norm, s.m_xn, t, hidden, eps);
         m_be.lm_head_logprobs(s.m_xn, t, *m_lm_head, targets ? targets + b : nullptr, logprob ? logprob + b : nullptr,

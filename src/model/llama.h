@@ -36,6 +36,12 @@ public:
     int capacity() const { return m_cap; }
     /// Attention factor and inv_freq of the last call (for records).
     const RopeTables& last_rope() const { return m_last_rope; }
+    /// The RoPE state as it is now (to hand back to truncate()).
+    const RopeState& rope_state() const { return m_rope_state; }
+    /// Forgets positions [len, position()) by length (no copy: the cache keeps [0, len) as it
+    /// is and the next forward writes at `len`) and sets the RoPE state to `state` (the one
+    /// the caller saved when the sequence was `len` long). Needs 0 <= len <= position().
+    void truncate(int len, const RopeState& state);
 
 private:
     friend class LlamaModel;
@@ -81,6 +87,12 @@ public:
     /// Any of logprob/argmax/logits may be nullptr.
     void forward(Session& s, const int* tokens, int n, const int* targets, double* logprob, int* argmax,
                  float* logits) const;
+    /// forward() with the RoPE tables of a call whose max position is rope_len − 1
+    /// (rope_len >= s.position() + n) instead of s.position() + n − 1: a prefix computed
+    /// ahead of the rest of its sequence gets the tables that one call over the whole
+    /// sequence would use (dynamic and longrope choose them by the call's length).
+    void forward_with_rope_len(Session& s, int rope_len, const int* tokens, int n, const int* targets, double* logprob,
+                               int* argmax, float* logits) const;
 
     /// Greedy decoding: feeds `prompt`, then appends up to max_new argmax tokens (stops at EOS
     /// when stop_at_eos). Returns the new tokens.

@@ -74,6 +74,7 @@ struct RopeTables {
     std::vector<double> inv_freq;  // [rotary_dim / 2]
     double attention_factor = 1.0; // multiplies both cos and sin
     int rotary_dim = 0;
+    bool operator==(const RopeTables&) const = default;  // bitwise: equal tables rotate identically
 };
 
 /// Plain RoPE: inv[i] = 1 / theta^(2i/rotary_dim), i < rotary_dim/2.

@@ -14,6 +14,7 @@
 #include <set>
 #include <thread>
 
+#include "eval/lm.h"
 #include "sweep/spec_json.h"
 #include "util/error.h"
 #include "util/hash.h"
@@ -243,6 +244,7 @@ std::vector<Planned> plan_experiments(const SweepConfig& cfg, const std::vector<
         Planned p;
         p.exp = e;
         p.estimate = est(e);
+        p.group = share_group(cfg, e);
         if (e.invalid.empty()) {
             try {
                 p.identity = runner.identity(e.spec);
@@ -295,7 +297,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const Sweep
     auto all = plan_experiments(cfg, expand_experiments(cfg), runner, est);
     std::vector<Planned> mine;
     for (auto& p : all)
-        if (in_shard(p.id, opts.shard)) mine.push_back(std::move(p));
+        if (in_shard(p.shard_id(), opts.shard)) mine.push_back(std::move(p));
 
     Store store(opts.db);
     check_one_model(store, cfg, mine);
@@ -328,16 +330,42 @@ SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const Sweep
     SweepSummary sum;
     sum.total = static_cast<int>(mine.size());
     std::vector<const Planned*> todo;
-    double flops_left = 0;
     int done0 = 0, failed0 = 0;
     for (const auto& p : mine) {
         auto row = store.get(p.id);
         if (row->status == "done") ++done0;
         else if (row->status == "failed") ++failed0;
-        else if (row->status == "pending") {
-            todo.push_back(&p);
-            flops_left += p.estimate.flops;
+        else if (row->status == "pending") todo.push_back(&p);
+    }
+    // Units of work: the pending members of a share group together, largest L first (it
+    // computes the windows the others reuse); an experiment without a group alone.
+    std::map<const Planned*, double> cost;  // FLOPs with sharing, for progress and ETA
+    double flops_left = 0;
+    std::vector<std::vector<const Planned*>> units;
+    {
+        std::vector<std::string> groups;
+        std::vector<int> ctxs;
+        std::vector<Estimate> ests;
+        for (const Planned* p : todo) {
+            groups.push_back(p->group);
+            ctxs.push_back(p->exp.ctx);
+            ests.push_back(p->estimate);
         }
+        const auto shared = group_shared_flops(groups, ctxs, ests);
+        std::map<std::string, size_t> unit_of;
+        for (size_t i = 0; i < todo.size(); i++) {
+            cost[todo[i]] = shared[i];
+            flops_left += shared[i];
+            const Planned* p = todo[i];
+            if (!p->group.empty() && unit_of.count(p->group)) {
+                units[unit_of[p->group]].push_back(p);
+                continue;
+            }
+            if (!p->group.empty()) unit_of[p->group] = units.size();
+            units.push_back({p});
+        }
+        for (auto& u : units)
+            std::stable_sort(u.begin(), u.end(), [](const Planned* a, const Planned* b) { return a->exp.ctx > b->exp.ctx; });
     }
     sum.skipped_done = done0;
     log_info("sweep: {} experiments in {}{}: {} done, {} failed, {} to run ({} new); store {}", sum.total, cfg.path,
@@ -360,15 +388,17 @@ SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const Sweep
         if (o.ok) {
             store.finish(p->id, o.record.dump(), o.wall_s, opts.version);
             int64_t tokens = o.record.value("tokens_processed", p->estimate.tokens);
-            progress.finish(label, true, o.wall_s, p->estimate.flops, tokens, short_result(o.record));
+            progress.finish(label, true, o.wall_s, cost[p], tokens, short_result(o.record));
         } else {
             store.fail(p->id, o.error, o.wall_s, opts.version);
-            progress.finish(label, false, o.wall_s, p->estimate.flops, 0, o.error);
+            progress.finish(label, false, o.wall_s, cost[p], 0, o.error);
         }
     };
     if (!pool) {
         Progress progress(sum.total, done0, failed0, flops_left, tty, 1);
-        for (const Planned* p : todo) {
+        std::vector<const Planned*> order;
+        for (const auto& u : units) order.insert(order.end(), u.begin(), u.end());
+        for (const Planned* p : order) {
             if (!store.claim(p->id, worker)) continue;  // another process on this store took it
             ++sum.ran;
             if (auto err = up_front_error(p); !err.empty()) {
@@ -380,11 +410,19 @@ SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const Sweep
             record(progress, p, run_experiment(runner, p->exp.spec));
         }
     } else {
-        // Longest first (the stragglers at the end are then the short ones); ties keep the
-        // config's order.
-        std::deque<const Planned*> queue(todo.begin(), todo.end());
-        std::stable_sort(queue.begin(), queue.end(),
-                         [](const Planned* a, const Planned* b) { return a->estimate.flops > b->estimate.flops; });
+        // Units longest first (the stragglers at the end are then the short ones); ties keep
+        // the config's order. A worker takes a whole unit, one experiment at a time.
+        using Unit = std::deque<const Planned*>;
+        auto unit_cost = [&](const std::vector<const Planned*>& u) {
+            double f = 0;
+            for (const Planned* p : u) f += cost[p];
+            return f;
+        };
+        std::stable_sort(units.begin(), units.end(),
+                         [&](const auto& a, const auto& b) { return unit_cost(a) > unit_cost(b); });
+        std::deque<Unit> queue;
+        for (const auto& u : units) queue.emplace_back(u.begin(), u.end());
+        std::map<int, Unit> assigned;  // the rest of each worker's unit
         std::map<int, const Planned*> in_flight;
         std::map<std::string, int> deaths;
         Progress progress(sum.total, done0, failed0, flops_left, tty, pool->size());
@@ -402,7 +440,10 @@ SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const Sweep
                     log_warn("sweep: {} lost '{}' ({}); it goes back in the queue", pool->describe(ev.worker),
                              experiment_label(p->exp), o.error);
                     store.release(p->id);
-                    queue.push_front(p);
+                    Unit back = std::move(assigned[ev.worker]);  // with the rest of its unit
+                    assigned.erase(ev.worker);
+                    back.push_front(p);
+                    queue.push_front(std::move(back));
                 } else {
                     Outcome final = o;
                     if (o.died) final.error = fmt::format("{} (the second time; not retried, --retry-failed reruns it)", o.error);
@@ -410,9 +451,15 @@ SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const Sweep
                 }
             }
             bool sent = false;
-            while (!queue.empty() && !sent) {
-                const Planned* p = queue.front();
-                queue.pop_front();
+            while (!sent) {
+                Unit& mine_left = assigned[ev.worker];
+                if (mine_left.empty()) {
+                    if (queue.empty()) break;
+                    mine_left = std::move(queue.front());
+                    queue.pop_front();
+                }
+                const Planned* p = mine_left.front();
+                mine_left.pop_front();
                 if (!store.claim(p->id, fmt::format("{} ({})", worker, pool->describe(ev.worker)))) continue;
                 if (!deaths.count(p->id)) ++sum.ran;
                 if (auto err = up_front_error(p); !err.empty()) {
@@ -459,7 +506,12 @@ int print_dry_run(const SweepConfig& cfg, const std::vector<Experiment>& exps, c
                est.params());
     fmt::print(out, "{:>5}  {:<9} {:<13} {:>6}  {:>9}  {:>10}  {:>9}  {}\n", "#", "group", "method", "ctx", "FLOPs", "memory",
                "time", "parameters");
+    std::vector<const Experiment*> listed_exps;
+    std::vector<Estimate> ests;
+    std::vector<std::string> share_groups;
+    std::vector<int> ctxs;
     for (const auto& e : exps) {
+        const std::string group = share_group(cfg, e);
         if (shard.count > 1 && runner) {
             json id;
             try {
@@ -467,10 +519,29 @@ int print_dry_run(const SweepConfig& cfg, const std::vector<Experiment>& exps, c
             } catch (const std::exception&) {
                 id = json{{"unresolved_spec", spec_to_json(e.spec)}};
             }
-            if (!in_shard(sha256_hex(id.dump()), shard)) continue;
+            if (!in_shard(group.empty() ? sha256_hex(id.dump()) : group, shard)) continue;
         }
+        listed_exps.push_back(&e);
+        ests.push_back(est(e));
+        share_groups.push_back(group);
+        ctxs.push_back(e.ctx);
+    }
+    // What will run: within each share group the largest L computes the windows.
+    const std::vector<double> shared = group_shared_flops(share_groups, ctxs, ests);
+    double unshared = 0, f_ppl = 0, f_passkey = 0, f_longppl = 0;
+    for (size_t i = 0; i < listed_exps.size(); i++) {
+        const Experiment& e = *listed_exps[i];
         ++listed;
-        Estimate x = est(e);
+        Estimate x = ests[i];
+        const double reused = x.flops - shared[i];  // windows a larger L of its group computes
+        unshared += x.flops_unshared;
+        f_passkey += x.flops_passkey;
+        // The reused windows come off ppl (truncate) first, else off LongPPL.
+        const double off_ppl = std::min(reused, cfg.protocol == "truncate" ? x.flops_ppl : 0.0);
+        f_ppl += x.flops_ppl - off_ppl;
+        f_longppl += x.flops_longppl - (reused - off_ppl);
+        x.flops = shared[i];
+        x.seconds = x.flops / (est.gflops() * 1e9);
         bool too_big = est.memory_limit() > 0 && x.memory > est.memory_limit();
         over += too_big;
         invalid += !e.invalid.empty();
@@ -508,6 +579,9 @@ int print_dry_run(const SweepConfig& cfg, const std::vector<Experiment>& exps, c
     }
     fmt::print(out, "\ntotal FLOPs {} | estimated time {} at {:.0f} GFLOP/s\n", human_flops(flops), human_seconds(seconds),
                est.gflops());
+    fmt::print(out, "without sharing {} ({:.2f} x); per metric: ppl {}, passkey {}, longppl {}{}\n", human_flops(unshared),
+               unshared > 0 ? flops / unshared : 1.0, human_flops(f_ppl), human_flops(f_passkey), human_flops(f_longppl),
+               sharing_enabled() ? "" : " (sharing off: ROPEBENCH_NO_SHARING)");
     if (invalid) fmt::print(out, "invalid: {} experiment(s) will be recorded as failed without running\n", invalid);
     if (over)
         fmt::print(out, "memory: {} experiment(s) exceed the limit {} and will be recorded as failed\n", over,

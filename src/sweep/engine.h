@@ -25,7 +25,8 @@ struct Runner {
 
 /// A deterministic 1/N of the grid: experiment `id` belongs to shard
 /// (first 60 bits of the id as an integer) mod N, so an experiment keeps its shard when the
-/// config grows. `index` is 0-based here; the command line spells it 1-based ("I/N").
+/// config grows. Experiments of one share group (estimate.h share_group) go by the group's
+/// key instead, so a group stays in one shard. `index` is 0-based here; the command line spells it 1-based ("I/N").
 struct Shard {
     int index = 0;
     int count = 1;
@@ -43,6 +44,9 @@ struct Planned {
     std::string id;             // sha256_hex(identity.dump())
     std::string identity_error; // eval_identity threw (the experiment is recorded failed)
     Estimate estimate;
+    std::string group;          // share_group ("" = shares nothing): one unit for --shard and workers
+    /// The id --shard hands out: the group's key, or the experiment's id when it has none.
+    const std::string& shard_id() const { return group.empty() ? id : group; }
 };
 
 /// Identities and estimates for every experiment (all shards), duplicates removed (a
@@ -85,8 +89,10 @@ nlohmann::json outcome_to_json(const Outcome& o);
 /// Inverse of outcome_to_json; throws Error on a malformed object.
 Outcome outcome_from_json(const nlohmann::json& j);
 
-/// Experiments run elsewhere (MPI ranks): the coordinator owns the store and hands out one
-/// experiment at a time to each idle worker, longest (most FLOPs) first. An experiment whose
+/// Experiments run elsewhere (MPI ranks, the experiment process): the coordinator owns the
+/// store and hands out one experiment at a time to each idle worker. A share group goes to
+/// one worker, its largest L first and the rest right after (the experiment process keeps
+/// the long windows, eval.h ModelCache::scores); groups longest (most FLOPs) first. An experiment whose
 /// worker process died goes back to the front of the queue once; a second death records it
 /// failed (a deterministic crash or OOM would otherwise loop forever).
 class WorkerPool {

@@ -11,7 +11,10 @@
 #include <thread>
 
 #include "backend/backend.h"
+#include "eval/lm.h"
 #include "formats/memory_estimate.h"
+#include "model/llama.h"
+#include "util/hash.h"
 
 namespace rb::sweep {
 
@@ -78,28 +81,95 @@ Estimator::Estimator(const SweepConfig& cfg) : m_cfg(cfg) {
 
 Estimate Estimator::operator()(const Experiment& e) const {
     const auto& c = m_cfg.model_config;
-    double L = e.ctx;
-    double attn = 4.0 * L * L * c.num_layers * c.num_heads * c.head_dim / 2.0;
-    double window = 2.0 * m_params * L + attn;
+    const double L = e.ctx;
+    // Rows [a, b) of one causal pass: the matrices for b − a tokens, plus QKᵀ and PV of each
+    // row against its prefix (4·layers·heads·head_dim per pair, half the square).
+    const double attn = 2.0 * c.num_layers * c.num_heads * c.head_dim;
+    auto rows = [&](double a, double b) { return 2.0 * m_params * (b - a) + attn * (b * b - a * a); };
+    const double window = rows(0, L);
     Estimate est;
     auto has = [&](const char* m) { return std::find(m_cfg.metrics.begin(), m_cfg.metrics.end(), m) != m_cfg.metrics.end(); };
-    int64_t windows = 0;
+    const bool share = sharing_enabled();
     int64_t docs = m_docs;
     if (m_cfg.split) docs = std::max<int64_t>(1, m_split_tokens / std::max(1, e.ctx));
     if (m_cfg.max_docs > 0) docs = std::min<int64_t>(docs, m_cfg.max_docs);
-    if (has("ppl")) windows += docs;
-    if (has("longppl")) windows += docs;
-    est.flops = windows * window;
+    const bool truncate = has("ppl") && m_cfg.protocol == "truncate";
+    int64_t windows = 0;
+    if (has("ppl")) {
+        est.flops_ppl = static_cast<double>(docs) * window;
+        windows += docs;
+    }
+    if (has("longppl")) {
+        // The evaluated pass is the ppl `truncate` window (same tokens, same model).
+        est.flops_longppl = share && truncate ? 0 : static_cast<double>(docs) * window;
+        windows += docs;
+    }
+    est.window_flops = (truncate ? est.flops_ppl : 0) + est.flops_longppl;
+    est.flops_unshared = static_cast<double>(windows) * window;
     est.tokens = windows * e.ctx;
     if (has("passkey")) {
-        int64_t trials = static_cast<int64_t>(m_cfg.passkey.depths.size()) * m_cfg.passkey.trials;
-        double decode = 2.0 * m_params + 4.0 * L * c.num_layers * c.num_heads * c.head_dim;
-        est.flops += trials * (window + m_cfg.passkey.max_new_tokens * decode);
-        est.tokens += trials * (e.ctx + m_cfg.passkey.max_new_tokens);
+        const auto& pk = m_cfg.passkey;
+        const int64_t trials = static_cast<int64_t>(pk.depths.size()) * pk.trials;
+        const double decode = 2.0 * m_params + 4.0 * L * c.num_layers * c.num_heads * c.head_dim;
+        const double decodes = static_cast<double>(trials) * pk.max_new_tokens * decode;
+        const double unshared = static_cast<double>(trials) * window + decodes;
+        est.flops_unshared += unshared;
+        est.tokens += trials * (e.ctx + pk.max_new_tokens);
+        est.flops_passkey = unshared;
+        if (share && e.invalid.empty()) {
+            // Prefix before the needle ≈ depth · (prompt − the ~64 tokens of task, needle and
+            // question); each prompt computes the rest. Prompts of different lengths share
+            // only when their tables are equal: not so for dynamic past the trained length,
+            // where the prefix is shared per depth (same length) only.
+            const int prompt = std::max(1, e.ctx - pk.max_new_tokens);
+            const RopeConfig rc = parse_rope_config(rope_geometry(c), e.params);
+            const bool by_length = !(tables_for_length(rc, prompt) == tables_for_length(rc, std::max(1, prompt - 1)));
+            std::vector<double> depths = pk.depths;
+            std::sort(depths.begin(), depths.end());
+            double f = 0, prefix_done = 0;
+            for (double d : depths) {
+                const double p = std::clamp(d * (L - pk.max_new_tokens - 64), 0.0, L - 1);
+                f += rows(by_length ? 0 : prefix_done, std::max(p, by_length ? 0 : prefix_done)) + pk.trials * rows(p, L);
+                prefix_done = std::max(prefix_done, p);
+            }
+            est.flops_passkey = std::min(unshared, f + decodes);
+        }
     }
+    est.flops = est.flops_ppl + est.flops_longppl + est.flops_passkey;
+    if (!share) est.flops = est.flops_unshared;
     est.memory = estimate_forward_memory(c, e.ctx, m_cfg.dtype == "bf16" ? 2 : 4).total();
+    // The kept windows of a share group (ScoreCache: token + log-prob per position).
+    if (share && est.window_flops > 0)
+        est.memory += std::min<uint64_t>(ScoreCache::max_bytes(),
+                                         static_cast<uint64_t>(docs) * e.ctx * (sizeof(int) + sizeof(double)));
     est.seconds = est.flops / (m_gflops * 1e9);
     return est;
+}
+
+std::string share_group(const SweepConfig& cfg, const Experiment& e) {
+    auto has = [&](const char* m) { return std::find(cfg.metrics.begin(), cfg.metrics.end(), m) != cfg.metrics.end(); };
+    if (!sharing_enabled() || !e.invalid.empty() || cfg.split) return "";
+    if (!(has("ppl") && cfg.protocol == "truncate") && !has("longppl")) return "";
+    const RopeTables t = tables_for_length(parse_rope_config(rope_geometry(cfg.model_config), e.params), e.ctx);
+    const nlohmann::json key = {{"rope", e.resolved},
+                                {"inv_freq", t.inv_freq},
+                                {"attention_factor", t.attention_factor},
+                                {"rotary_dim", t.rotary_dim}};
+    return sha256_hex(key.dump());
+}
+
+std::vector<double> group_shared_flops(const std::vector<std::string>& groups, const std::vector<int>& ctx,
+                                       const std::vector<Estimate>& est) {
+    std::map<std::string, size_t> lead;  // the largest ctx of each group (the first on ties)
+    for (size_t i = 0; i < groups.size(); i++) {
+        if (groups[i].empty()) continue;
+        auto it = lead.find(groups[i]);
+        if (it == lead.end() || ctx[i] > ctx[it->second]) lead[groups[i]] = i;
+    }
+    std::vector<double> out(groups.size());
+    for (size_t i = 0; i < groups.size(); i++)
+        out[i] = est[i].flops - (!groups[i].empty() && lead[groups[i]] != i ? est[i].window_flops : 0);
+    return out;
 }
 
 std::string human_bytes(uint64_t b) {

@@ -259,4 +259,34 @@ TEST(SweepCli, SmokePresetEndToEnd) {
         EXPECT_TRUE(std::filesystem::exists(dir + "/report/" + f)) << f << "\n" << rep.err;
     auto md = rb::read_file(dir + "/report/REPORT.md");
     EXPECT_NE(md.find("16 done"), std::string::npos) << md.substr(0, 2000);
+
+    // Issue 18: the same preset with every prompt and window computed on its own
+    // (ROPEBENCH_NO_SHARING, inherited by the experiment process) gives identical records:
+    // metric values, per-document NLL sums and buckets, passkey outputs (record_fingerprint
+    // drops only bookkeeping: timings, tokens processed, paths).
+    setenv("ROPEBENCH_NO_SHARING", "1", 1);
+    auto t1 = std::chrono::steady_clock::now();
+    auto plain = run_cli({"sweep", source_path("presets/smoke.toml"), "--db", dir + "/plain.db", "--progress", "lines"});
+    double wall_plain = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    unsetenv("ROPEBENCH_NO_SHARING");
+    std::printf("smoke preset without sharing: %.1f s\n", wall_plain);
+    ASSERT_EQ(plain.status, 0) << plain.err;
+    rb::sweep::Store u(dir + "/plain.db");
+    std::map<std::string, json> unshared;
+    for (auto& row : u.rows()) unshared[row.id] = json::parse(*row.record);
+    ASSERT_EQ(unshared.size(), rows.size());
+    int64_t work_shared = 0, work_plain = 0;
+    for (auto& row : rows) {
+        ASSERT_TRUE(unshared.count(row.id)) << row.method << " " << row.ctx;
+        auto rec = json::parse(*row.record);
+        const json& ref = unshared[row.id];
+        EXPECT_EQ(rb::sweep::record_fingerprint(rec), rb::sweep::record_fingerprint(ref)) << row.method << " " << row.ctx;
+        EXPECT_EQ(rec["metrics"]["passkey"]["per_trial"], ref["metrics"]["passkey"]["per_trial"]);
+        EXPECT_EQ(rec["metrics"]["ppl"]["per_doc"].dump(), ref["metrics"]["ppl"]["per_doc"].dump());
+        work_shared += rec["tokens_processed"].get<int64_t>();
+        work_plain += ref["tokens_processed"].get<int64_t>();
+    }
+    std::printf("smoke preset: %lld tokens through the models shared, %lld unshared\n",
+                static_cast<long long>(work_shared), static_cast<long long>(work_plain));
+    EXPECT_LT(work_shared, work_plain * 3 / 4);
 }

@@ -241,5 +241,5 @@ TEST(Passkey, RandomWeightsModelFails) {
     int with_output = 0;
     for (const auto& t : r.trials) with_output += !t.output.empty();
     EXPECT_GT(with_output, 0);  // it did generate something
-    EXPECT_GT(mlm.tokens_processed(), 15 * 200);
+    EXPECT_GT(mlm.tokens_processed(), 200);  // one whole prompt at least: the shared haystack counts once (docs/sweep.md)
 }

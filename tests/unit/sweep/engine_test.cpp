@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
 #include <new>
 
 #include "sweep_test_util.h"
@@ -186,4 +187,70 @@ TEST(SweepEngine, DryRunCountsAndMemoryFlags) {
     double L = e.ctx;
     double expect = 2.0 * est.params() * L + 4.0 * L * L * c.num_layers * c.num_heads * c.head_dim / 2.0;
     EXPECT_DOUBLE_EQ(est(e).flops, expect);
+}
+
+// Issue 18: experiments whose truncate windows are prefixes of one another under equal
+// tables form a share group; the group runs back to back, largest L first, and stays in one
+// shard. yarn (static) groups across 256/512/1024; linear at ctx/original does not (its
+// factor, hence its tables, change with L); dynamic groups up to the trained 512 only.
+TEST(SweepEngine, ShareGroupsRunLargestFirstAndStayInOneShard) {
+    std::string dir = rb::test::temp_dir();
+    std::string grid = R"(
+[[methods]]
+method = "yarn"
+factor = [2, 4]
+
+[[methods]]
+method = "linear"
+factor = "ctx / original"
+
+[[methods]]
+method = "dynamic"
+factor = 2
+)";
+    std::string text = small_config(grid);
+    text.replace(text.find("ctx = [256, 1024]"), 17, "ctx = [256, 512, 1024]");
+    auto cfg = parse_sweep_config(text, dir + "/c.toml");
+    ASSERT_EQ(cfg.ctx, (std::vector<int>{256, 512, 1024}));
+    auto exps = expand_experiments(cfg);
+    std::map<std::string, std::vector<int>> groups;  // key -> ctx
+    for (const auto& e : exps) {
+        std::string g = share_group(cfg, e);
+        if (e.method == "linear") {
+            EXPECT_TRUE(g.empty() || groups[g].empty()) << e.ctx;
+        }
+        if (!g.empty()) groups[g].push_back(e.ctx);
+    }
+    int with3 = 0;
+    for (auto& [g, c] : groups) with3 += c.size() == 3;
+    EXPECT_EQ(with3, 3);  // baseline, yarn 2, yarn 4; dynamic: {256, 512} and {1024}
+    std::vector<int> order;
+    Runner r = fake_runner();
+    auto run = r.run;
+    r.run = [&](const rb::EvalSpec& s) {
+        order.push_back(s.ctx);
+        return run(s);
+    };
+    auto sum = run_sweep(cfg, r, options(dir + "/s.db"));
+    EXPECT_EQ(sum.done, 15);
+    // The first unit is the baseline group: 1024, 512, 256 back to back.
+    ASSERT_GE(order.size(), 3u);
+    EXPECT_EQ(std::vector<int>(order.begin(), order.begin() + 3), (std::vector<int>{1024, 512, 256}));
+    // Shards: every group lies in one shard.
+    std::map<std::string, int> shard_of;
+    for (int i = 0; i < 3; ++i) {
+        auto o = options(dir + fmt::format("/part{}.db", i));
+        o.shard = Shard{i, 3};
+        run_sweep(cfg, fake_runner(), o);
+        Store s(o.db);
+        for (auto& row : s.rows()) {
+            for (const auto& e : exps) {
+                if (e.method != row.method || e.ctx != row.ctx || e.params.dump() != row.params) continue;
+                std::string g = share_group(cfg, e);
+                if (g.empty()) continue;
+                auto [it, fresh] = shard_of.emplace(g, i);
+                EXPECT_EQ(it->second, i) << row.method << " " << row.ctx;
+            }
+        }
+    }
 }
