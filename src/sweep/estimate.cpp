@@ -6,13 +6,15 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <map>
 #include <thread>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/peak.h"
 #include "formats/memory_estimate.h"
+#include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace rb::sweep {
 
@@ -39,7 +41,13 @@ Estimator::Estimator(const SweepConfig& cfg) : m_cfg(cfg) {
             ++m_docs;
             continue;
         }
-        std::ifstream in(t);
+        std::string text;
+        try {
+            text = read_file(t);  // regular files only (a FIFO would block)
+        } catch (const Error&) {
+            continue;  // the run names the file; an estimate counts what it can read
+        }
+        std::istringstream in(text);
         std::string line;
         while (std::getline(in, line))
             if (line.find_first_not_of(" \t\r") != std::string::npos) ++m_docs;

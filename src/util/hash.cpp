@@ -2,9 +2,12 @@
 
 #include <array>
 #include <cstring>
-#include <fstream>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace rb {
 namespace {
@@ -91,15 +94,21 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string sha256_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("{}: cannot open for hashing", path);
+    const int fd = open_regular_file(path);  // a FIFO or a device is refused, never read
     Sha256 s;
-    std::array<char, 1 << 16> buf;
-    while (f) {
-        f.read(buf.data(), buf.size());
-        auto got = f.gcount();
-        if (got > 0) s.update(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(got));
+    std::array<uint8_t, 1 << 16> buf;
+    for (;;) {
+        const ssize_t got = ::read(fd, buf.data(), buf.size());
+        if (got == 0) break;
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            const int e = errno;
+            ::close(fd);
+            throw Error("{}: read failed: {}", path, std::strerror(e));
+        }
+        s.update(buf.data(), static_cast<size_t>(got));
     }
+    ::close(fd);
     return s.hex();
 }
 
