@@ -2,9 +2,6 @@
 
 #include <array>
 #include <cstring>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include "util/error.h"
 #include "util/mapped_file.h"
@@ -94,21 +91,8 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string sha256_file(const std::string& path) {
-    const int fd = open_regular_file(path);  // a FIFO or a device is refused, never read
-    Sha256 s;
-    std::array<uint8_t, 1 << 16> buf;
-    for (;;) {
-        const ssize_t got = ::read(fd, buf.data(), buf.size());
-        if (got == 0) break;
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            const int e = errno;
-            ::close(fd);
-            throw Error("{}: read failed: {}", path, std::strerror(e));
-        }
-        s.update(buf.data(), static_cast<size_t>(got));
-    }
-    ::close(fd);
+    Sha256 s;  // a FIFO or a device is refused, never read (read_regular_file)
+    read_regular_file(path, [&](const char* p, size_t n) { s.update(reinterpret_cast<const uint8_t*>(p), n); });
     return s.hex();
 }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "util/error.h"
 
@@ -93,12 +94,11 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
     return *this;
 }
 
-std::string read_file(const std::string& path) {
+void read_regular_file(const std::string& path, const std::function<void(const char*, size_t)>& chunk) {
     const int fd = open_regular_file(path);
-    std::string out;
-    char buf[1 << 16];
+    std::vector<char> buf(size_t(1) << 16);
     for (;;) {
-        const ssize_t n = ::read(fd, buf, sizeof buf);
+        const ssize_t n = ::read(fd, buf.data(), buf.size());
         if (n == 0) break;
         if (n < 0) {
             if (errno == EINTR) continue;
@@ -106,9 +106,19 @@ std::string read_file(const std::string& path) {
             ::close(fd);
             throw Error("{}: read failed: {}", path, std::strerror(e));
         }
-        out.append(buf, static_cast<size_t>(n));
+        try {
+            chunk(buf.data(), static_cast<size_t>(n));
+        } catch (...) {
+            ::close(fd);
+            throw;
+        }
     }
     ::close(fd);
+}
+
+std::string read_file(const std::string& path) {
+    std::string out;
+    read_regular_file(path, [&](const char* p, size_t n) { out.append(p, n); });
     return out;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +41,9 @@ private:
 /// folder, a missing file or a symlink loop are refused naming the path. Returns the fd
 /// (blocking again, close-on-exec); throws Error naming the path.
 int open_regular_file(const std::string& path);
+/// Reads a regular file (open_regular_file) in chunks, passing each to `chunk`; throws Error
+/// naming the path.
+void read_regular_file(const std::string& path, const std::function<void(const char*, size_t)>& chunk);
 /// Whole file as a string (open_regular_file); throws Error naming the path.
 std::string read_file(const std::string& path);
 /// Writes atomically (temp file + rename); throws Error naming the path.

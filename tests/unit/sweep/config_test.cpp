@@ -250,18 +250,7 @@ TEST(SweepConfig, ClosestName) {
 }
 
 TEST(SweepConfig, GridIsCountedBeforeExpansion) {
-    const std::string methods = R"T(
-[[methods]]
-method = "yarn"
-factor = [2, 4, 8]
-configs = [{beta_fast = 32, beta_slow = 1}, {beta_fast = 64, beta_slow = 2}]
-
-[[methods]]
-method = "linear"
-ctx = [1024]
-factor = "ctx / original"
-)T";
-    auto cfg = parse_sweep_config(small_config(methods), "/tmp/x.toml");
+    auto cfg = parse_sweep_config(small_config(k_small_grid), "/tmp/x.toml");
     EXPECT_EQ(count_experiments(cfg), expand_experiments(cfg).size());
     cfg.baseline = false;
     EXPECT_EQ(count_experiments(cfg), expand_experiments(cfg).size());
