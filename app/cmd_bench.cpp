@@ -60,18 +60,24 @@ CommandRegistrar reg("bench", 90, [](CLI::App& app) -> std::function<int()> {
     auto a = std::make_shared<BenchArgs>();
     auto* sub = app.add_subcommand("bench", "prefill/decode throughput, GFLOP/s and % of measured peak");
     add_model_options(sub, a->m);
-    sub->add_option("--ctx", a->ctx, "window lengths (default 512 2048 8192)")->delimiter(',');
-    sub->add_option("--runs", a->runs, "runs per length (median reported)")->check(CLI::PositiveNumber);
-    sub->add_option("--decode", a->decode, "greedy decode steps after a prompt (0 = skip)");
-    sub->add_option("--decode-prompt", a->decode_prompt, "prompt length before decoding");
+    sub->add_option("--ctx", a->ctx, "window lengths (default 512 2048 8192)")->delimiter(',')->check(context_validator());
+    sub->add_option("--runs", a->runs, "runs per length (median reported)")->check(count_validator(1, 1000));
+    sub->add_option("--decode", a->decode, "greedy decode steps after a prompt (0 = skip)")
+        ->check(count_validator(0, k_max_context / 2));
+    sub->add_option("--decode-prompt", a->decode_prompt, "prompt length before decoding")
+        ->check(count_validator(1, k_max_context / 2));
     sub->add_option("--isa", a->isa, "cap the kernels' instruction set: avx512bf16 avx512 avx2 scalar");
     sub->add_flag("--json", a->json, "print one JSON object");
     return [a]() {
         apply_threads(a->m);
-        auto ckpt = Checkpoint::open(a->m.model);
-        const ModelConfig& c = ckpt->config();
         LoadOptions lo = load_options(a->m);
         lo.backend.isa = a->isa;
+        auto ckpt = Checkpoint::open(lo.path);
+        const ModelConfig& c = ckpt->config();
+        // The longest session this run opens, refused up front when it will not fit.
+        int64_t longest = a->decode > 0 ? int64_t(a->decode_prompt) + a->decode + 1 : 0;
+        for (int L : a->ctx) longest = std::max<int64_t>(longest, L);
+        check_memory_fits(*ckpt, lo.wtype, lo.backend.name, longest);
         auto be = backend::make_backend(lo.backend);
         auto t_load = std::chrono::steady_clock::now();
         LlamaModel model(*ckpt, *be, lo.wtype);

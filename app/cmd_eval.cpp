@@ -23,10 +23,10 @@ struct EvalArgs {
 
 void add_eval_common_flags(CLI::App* sub, EvalArgs& a) {
     add_model_options(sub, a.m);
-    sub->add_option("--ctx", a.spec.ctx, "context length L")->required()->check(CLI::PositiveNumber);
+    sub->add_option("--ctx", a.spec.ctx, "context length L")->required()->check(context_validator());
     sub->add_option("--seed", a.spec.seed, "seed for bootstraps and passkey prompts (default 1234)");
     sub->add_option("--bootstrap", a.spec.bootstrap_resamples, "bootstrap resamples over documents (default 1000)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(count_validator(0, 1000000));
     sub->add_flag("--json", a.json, "print one JSON object");
 }
 
@@ -34,24 +34,24 @@ void add_text_flags(CLI::App* sub, EvalArgs& a, bool required) {
     auto* t = sub->add_option("--text", a.spec.texts, "text file (one document), .jsonl (one {\"text\"} a line) or folder");
     if (required) t->required();
     sub->add_option("--max-docs", a.spec.max_docs, "use at most N documents (segments with --split)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(count_validator(0, INT32_MAX));
     sub->add_flag("--split", a.spec.split, "cut documents into consecutive (L-1)-token segments, each a document");
 }
 
 void add_ppl_flags(CLI::App* sub, EvalArgs& a) {
     sub->add_option("--protocol", a.spec.ppl.protocol, "perplexity protocol: truncate (default), chunks, sliding")
         ->check(CLI::IsMember({"truncate", "chunks", "sliding"}));
-    sub->add_option("--stride", a.spec.ppl.stride, "sliding: stride S (default L/2)")->check(CLI::PositiveNumber);
+    sub->add_option("--stride", a.spec.ppl.stride, "sliding: stride S (default L/2)")->check(context_validator());
     sub->add_option("--bucket", a.spec.ppl.bucket, "position bucket width for the NLL profile (default 256)")
-        ->check(CLI::PositiveNumber);
+        ->check(context_validator());
 }
 
 void add_passkey_flags(CLI::App* sub, EvalArgs& a) {
-    sub->add_option("--trials", a.spec.passkey.trials, "trials per depth (default 10)")->check(CLI::PositiveNumber);
+    sub->add_option("--trials", a.spec.passkey.trials, "trials per depth (default 10)")->check(count_validator(1, 1000000));
     sub->add_option("--depths", a.spec.passkey.depths, "needle depths in [0,1], comma-separated (default 0,0.1,...,1)")
         ->delimiter(',');
     sub->add_option("--max-new-tokens", a.spec.passkey.max_new_tokens, "tokens to generate (default 10)")
-        ->check(CLI::Range(1, 10));
+        ->check(count_validator(1, 10));
     sub->add_option("--haystack", a.spec.passkey.haystack, "text file whose sentences replace the canonical filler");
 }
 
@@ -59,13 +59,15 @@ void add_longppl_flags(CLI::App* sub, EvalArgs& a, bool required) {
     auto* e = sub->add_option("--evaluator", a.evaluator.model, "evaluator model that picks the key tokens");
     if (required) e->required();
     sub->add_option("--evaluator-rope-scaling", a.evaluator.rope_scaling, "the evaluator's rope_scaling JSON or 'none'");
-    sub->add_option("--evaluator-rope-theta", a.evaluator.rope_theta, "override the evaluator's RoPE base");
+    sub->add_option("--evaluator-rope-theta", a.evaluator.rope_theta, "override the evaluator's RoPE base")
+        ->check(rope_theta_validator());
     sub->add_option("--short-window", a.spec.longppl.short_window, "LongPPL short context K (default 1024)")
-        ->check(CLI::PositiveNumber);
+        ->check(context_validator());
     sub->add_option("--key-stride", a.spec.longppl.stride, "LongPPL sliding step d (default 512)")
-        ->check(CLI::PositiveNumber);
-    sub->add_option("--alpha", a.spec.longppl.alpha, "key token: short loss - full loss > alpha (default 2)");
-    sub->add_option("--beta", a.spec.longppl.beta, "key token: full loss < -beta (default -2)");
+        ->check(context_validator());
+    sub->add_option("--alpha", a.spec.longppl.alpha, "key token: short loss - full loss > alpha (default 2)")
+        ->check(number_validator());
+    sub->add_option("--beta", a.spec.longppl.beta, "key token: full loss < -beta (default -2)")->check(number_validator());
     sub->add_option("--key-cache", a.key_cache, "key-set cache folder ('-' = none; default ~/.cache/ropebench/longppl)");
     sub->add_flag("--allow-self-evaluator", a.spec.longppl.allow_self_evaluator,
                   "allow the model under test as its own evaluator (recorded)");

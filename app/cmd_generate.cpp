@@ -21,13 +21,19 @@ CommandRegistrar reg("generate", 30, [](CLI::App& app) -> std::function<int()> {
     auto* sub = app.add_subcommand("generate", "greedy decoding from a prompt (BOS is prepended)");
     add_model_options(sub, a->m);
     sub->add_option("-p,--prompt", a->prompt, "prompt text (\"\" = BOS only)")->required();
-    sub->add_option("-n,--n-predict", a->n, "tokens to generate")->check(CLI::NonNegativeNumber);
-    sub->add_option("--ctx", a->ctx, "KV cache capacity (default: prompt + n)");
+    sub->add_option("-n,--n-predict", a->n, "tokens to generate")->check(count_validator(0, k_max_context));
+    sub->add_option("--ctx", a->ctx, "KV cache capacity (default: prompt + n)")->check(count_validator(0, k_max_context));
     sub->add_flag("--no-bos", a->no_bos, "do not prepend BOS");
     sub->add_flag("--json", a->json, "print one JSON object");
     return [a]() {
         apply_threads(a->m);
-        LoadedModel lm = load_model(load_options(a->m));
+        // Refuse a cache that will not fit before loading: --ctx, else at most BOS + the dummy
+        // prefix + one token per prompt byte + n.
+        const int64_t cap_bound = a->ctx > 0 ? a->ctx : int64_t(a->prompt.size()) + 2 + a->n;
+        if (cap_bound > k_max_context)
+            throw UsageError("--prompt: {} bytes + {} new tokens may exceed the longest context, {} tokens",
+                             a->prompt.size(), a->n, k_max_context);
+        LoadedModel lm = load_model(load_options(a->m), cap_bound);
         std::vector<int> prompt;
         if (!a->no_bos) prompt.push_back(lm.tokenizer->bos_id());
         auto ids = lm.tokenizer->encode(a->prompt);

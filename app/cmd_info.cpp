@@ -48,7 +48,7 @@ nlohmann::json memory_json(const MemoryEstimate& m) {
 }
 
 int run_info(const InfoArgs& a) {
-    const std::string path = hub::resolve_model_path(a.model);
+    const std::string path = resolve_model_arg(a.model);
     auto ck = Checkpoint::open(path);
     const ModelConfig& c = ck->config();
     const auto tensors = ck->tensors();

@@ -105,7 +105,7 @@ int run(const RopeArgs& a) {
     RopeGeometry geo;
     nlohmann::json model_scaling = nullptr;
     if (!a.model.empty()) {
-        auto ck = Checkpoint::open(a.model);
+        auto ck = Checkpoint::open(resolve_model_arg(a.model));
         const ModelConfig& mc = ck->config();
         geo.head_dim = mc.head_dim;
         geo.rope_theta = mc.rope_theta;
@@ -171,14 +171,17 @@ CommandRegistrar reg("rope", 20, [](CLI::App& app) -> std::function<int()> {
     auto a = std::make_shared<RopeArgs>();
     auto* sub = app.add_subcommand("rope", "inverse frequencies, wavelengths and attention factor of RoPE scaling methods");
     sub->add_option("MODEL", a->model, "checkpoint folder or .gguf file (geometry and rope_scaling from its config)");
-    sub->add_option("--head-dim", a->head_dim, "head dimension D (without MODEL)")->check(CLI::PositiveNumber);
+    sub->add_option("--head-dim", a->head_dim, "head dimension D (without MODEL)")
+        ->check(count_validator(2, k_max_head_dim));
     sub->add_option("--rope-theta", a->rope_theta, "RoPE base (default 10000 without MODEL; overrides the model's)")
-        ->check(CLI::PositiveNumber);
-    sub->add_option("--max-pos", a->max_pos, "max_position_embeddings N (without MODEL)")->check(CLI::PositiveNumber);
-    sub->add_option("--partial-rotary-factor", a->partial_rotary_factor, "top-level partial_rotary_factor");
+        ->check(rope_theta_validator());
+    sub->add_option("--max-pos", a->max_pos, "max_position_embeddings N (without MODEL)")
+        ->check(count_validator(1, INT32_MAX));
+    sub->add_option("--partial-rotary-factor", a->partial_rotary_factor, "top-level partial_rotary_factor")
+        ->check(number_validator());
     sub->add_option("--original-max-pos", a->original_max_pos,
                     "top-level original_max_position_embeddings (Phi-3 layout)")
-        ->check(CLI::PositiveNumber);
+        ->check(count_validator(1, INT32_MAX));
     sub->add_option("--rope-scaling", a->rope_scaling,
                     "rope_scaling JSON as config.json spells it, or 'none'; repeat to compare methods "
                     "(also pseudo-types {\"rope_type\":\"ntk\",\"factor\":A} and \"ntk_by_parts\")")
@@ -186,7 +189,7 @@ CommandRegistrar reg("rope", 20, [](CLI::App& app) -> std::function<int()> {
     sub->add_option("--seq-len", a->seq_len,
                     "forward-call length L = max(position_ids)+1 for dynamic/longrope (default: state after "
                     "construction)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(count_validator(0, INT32_MAX));
     sub->add_flag("--json", a->json, "print one JSON object");
     sub->add_option("--plot", a->plot, "draw the per-pair scale factor to FILE.png or FILE.svg");
     return [a]() { return run(*a); };

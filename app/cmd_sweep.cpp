@@ -42,6 +42,7 @@ struct SweepArgs {
     std::vector<int> ctx;   // --ctx: replaces [sweep] ctx
     std::optional<int> threads;  // --threads: replaces [model] threads
     bool offline = false;   // --offline: hub ids from the local cache only
+    bool yes = false;       // --yes: accept a grid above sweep::k_max_experiments
     bool in_process = false;  // --in-process: run experiments in this process (no crash isolation)
     int fake_eval_ms = -1;  // test hook (docs/sweep.md): a deterministic stand-in for run_eval
 };
@@ -89,13 +90,16 @@ CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
     sub->add_option("--progress", a->progress, "auto (bar on a terminal), bar, lines")
         ->check(CLI::IsMember({"auto", "bar", "lines"}));
     sub->add_option("--gflops", a->gflops, "throughput for time estimates (overrides [sweep] gflops)")
-        ->check(CLI::PositiveNumber);
+        ->check(number_validator(0.0));
     sub->add_flag("--no-memory-check", a->no_memory_check, "run experiments even when their memory estimate exceeds the limit");
     sub->add_option("--model", a->model, "replace the config's [model] path (a checkpoint folder, .gguf or hub id)");
-    sub->add_option("--ctx", a->ctx, "replace the config's context lengths (comma-separated)")->delimiter(',');
+    sub->add_option("--ctx", a->ctx, "replace the config's context lengths (comma-separated)")
+        ->delimiter(',')
+        ->check(context_validator(2));
     sub->add_option("-t,--threads", a->threads, "threads per experiment, 0 = all cores, at most 1024 (replaces [model] threads)")
         ->check(thread_count_validator());
     sub->add_flag("--offline", a->offline, "hub ids: use only the local Hugging Face cache (also HF_HUB_OFFLINE=1)");
+    sub->add_flag("--yes", a->yes, "accept a grid of more than 100,000 experiments (at most 10,000,000)");
     sub->add_flag("--in-process", a->in_process,
                   "run experiments in this process instead of a child process (a crash then ends the sweep)");
     sub->add_option("--fake-eval-ms", a->fake_eval_ms, "")->group("");  // hidden test hook
@@ -154,6 +158,7 @@ int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_s
     ov.model = a.model;
     ov.ctx = a.ctx;
     ov.threads = a.threads;
+    ov.yes = a.yes;
     // A hub id's geometry comes from its own config.json (cached, or fetched alone).
     auto fetch_config = [](const std::string& id) {
         return hub::resolve_hub_config(*hub::parse_hub_id(id), hub::default_options());
@@ -185,13 +190,13 @@ int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_s
         // Every checkpoint the grid names, resolved once (hub ids: downloaded or from the cache).
         const std::string where = a.model.empty() ? cfg.path + ": model.path" : std::string("--model");
         try {
-            cfg.model_path = hub::resolve_model_path(cfg.model);
+            cfg.model_path = resolve_model_arg(cfg.model);
         } catch (const Error& e) {
             throw Error("{}: {} (dry runs work without the weights)", where, e.what());
         }
         if (!cfg.longppl.evaluator.path.empty()) {
             try {
-                cfg.longppl.evaluator.path = hub::resolve_model_path(cfg.longppl.evaluator.name);
+                cfg.longppl.evaluator.path = resolve_model_arg(cfg.longppl.evaluator.name);
             } catch (const Error& e) {
                 throw Error("{}: metrics.longppl.evaluator: {}", cfg.path, e.what());
             }

@@ -42,6 +42,18 @@ struct ModelOptions {
 void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required = true);
 /// 0..1024 (0 = all cores); the message names the value.
 CLI::Validator thread_count_validator();
+/// A whole number in [min, max]; the one-line message names the value ("--ctx: expected a
+/// whole number in [1, 16777216], got '-5'"; CLI11's own range message is a paragraph).
+CLI::Validator count_validator(long long min, long long max);
+/// A context length (tokens) in [min, k_max_context].
+CLI::Validator context_validator(long long min = 1);
+/// A finite number (> `above` when given): nan and inf are usage errors naming the flag.
+CLI::Validator number_validator(std::optional<double> above = std::nullopt);
+/// A finite RoPE base > 1 (what rope's parse accepts): `--rope-theta nan` is a usage error.
+CLI::Validator rope_theta_validator();
+/// hub::resolve_model_path after refusing a symlink that cannot be followed (loop, missing
+/// target), naming it: such a path is never taken for a hub id.
+std::string resolve_model_arg(const std::string& model);
 /// Adds -t/--threads (0 = all cores, 1..1024; anything else is a usage error, exit 2).
 CLI::Option* add_threads_option(CLI::App* sub, int& threads);
 /// Applies --threads to the global pool. Call once at the start of a command.

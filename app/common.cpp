@@ -1,11 +1,15 @@
 // Flags shared by the subcommands that run a model.
 #include <fmt/format.h>
 
+#include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "command.h"
+#include "formats/model_config.h"
 #include "hub/hub.h"
 #include "rope/methods_table.h"
+#include "util/mapped_file.h"
 #include "util/thread_pool.h"
 
 namespace rb::app {
@@ -16,7 +20,7 @@ void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required) {
     sub->add_option("--rope-scaling", o.rope_scaling,
                     "rope_scaling JSON as config.json spells it (replaces the checkpoint's own), 'none' (plain "
                     "RoPE) or 'native' (the checkpoint's own, the default)");
-    sub->add_option("--rope-theta", o.rope_theta, "override the RoPE base");
+    sub->add_option("--rope-theta", o.rope_theta, "override the RoPE base")->check(rope_theta_validator());
     sub->add_option("--dtype", o.dtype, "weight/compute type: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
     sub->add_option("--backend", o.backend, "compute backend")->check(CLI::IsMember({"cpu", "cuda"}));
     add_threads_option(sub, o.threads);
@@ -24,21 +28,69 @@ void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required) {
     sub->add_option("--gguf-file", o.gguf_file, "with a hub id: fetch only this GGUF file");
 }
 
+namespace {
+
+// A whole decimal number, or nullopt (then the validator names what it got).
+std::optional<long long> whole_number(const std::string& v) {
+    long long n = 0;
+    size_t end = 0;
+    try {
+        n = std::stoll(v, &end);
+    } catch (const std::exception&) {
+        end = 0;
+    }
+    if (end == 0 || end != v.size()) return std::nullopt;
+    return n;
+}
+
+}  // namespace
+
 CLI::Validator thread_count_validator() {
     // Checked before anything starts threads; CLI11's own range message is a paragraph.
     return CLI::Validator(
         [](std::string& v) -> std::string {
-            long long n = 0;
+            auto n = whole_number(v);
+            if (!n) return "expected a whole number, got '" + v + "'";
+            return ThreadPool::check_thread_count(*n);
+        },
+        "0..1024");
+}
+
+CLI::Validator count_validator(long long min, long long max) {
+    return CLI::Validator(
+        [min, max](std::string& v) -> std::string {
+            auto n = whole_number(v);
+            if (!n || *n < min || *n > max) return fmt::format("expected a whole number in [{}, {}], got '{}'", min, max, v);
+            return "";
+        },
+        fmt::format("{}..{}", min, max));
+}
+
+CLI::Validator context_validator(long long min) { return count_validator(min, k_max_context); }
+
+CLI::Validator number_validator(std::optional<double> above) {
+    return CLI::Validator(
+        [above](std::string& v) -> std::string {
+            double x = 0;
             size_t end = 0;
             try {
-                n = std::stoll(v, &end);
+                x = std::stod(v, &end);
             } catch (const std::exception&) {
                 end = 0;
             }
-            if (end == 0 || end != v.size()) return "expected a whole number, got '" + v + "'";
-            return ThreadPool::check_thread_count(n);
+            if (end == 0 || end != v.size() || !std::isfinite(x) || (above && !(x > *above)))
+                return above ? fmt::format("expected a finite number > {:g}, got '{}'", *above, v)
+                             : fmt::format("expected a finite number, got '{}'", v);
+            return "";
         },
-        "0..1024");
+        above ? fmt::format("X > {:g}", *above) : std::string("X"));
+}
+
+CLI::Validator rope_theta_validator() { return number_validator(1.0); }
+
+std::string resolve_model_arg(const std::string& model) {
+    check_symlink_resolves(model);  // a broken link is an error naming it, never a hub id
+    return hub::resolve_model_path(model);
 }
 
 CLI::Option* add_threads_option(CLI::App* sub, int& threads) {
@@ -53,7 +105,7 @@ LoadOptions load_options(const ModelOptions& o) {
     hub::default_options().gguf_file = o.gguf_file;
     LoadOptions l;
     l.name = o.model;
-    l.path = hub::resolve_model_path(o.model);  // the one resolver: folder, .gguf or hub id
+    l.path = resolve_model_arg(o.model);  // the one resolver: folder, .gguf or hub id
     l.rope_scaling = o.rope_scaling;
     l.rope_theta = o.rope_theta;
     l.wtype = o.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;

@@ -16,12 +16,6 @@ bool ends_with(const std::string& s, const std::string& suf) {
     return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
 
-void check_text(const std::string& text, const std::string& where) {
-    size_t off = 0;
-    if (!is_valid_utf8(text, &off)) throw Error("{}: not valid UTF-8 (first bad byte at offset {})", where, off);
-    if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("{}: empty text", where);
-}
-
 void load_file(const std::string& path, std::vector<Document>& out, std::vector<DataFile>* files) {
     std::string content = read_file(path);
     DataFile df{path, sha256_hex(content), 0};
@@ -42,13 +36,13 @@ void load_file(const std::string& path, std::vector<Document>& out, std::vector<
             if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
                 throw Error("{}: field 'text': missing or not a string", where);
             std::string text = j["text"].get<std::string>();
-            check_text(text, where);
+            check_document_text(text, where);
             out.push_back({where, std::move(text)});
             df.documents++;
         }
         if (df.documents == 0) throw Error("{}: no documents (empty .jsonl)", path);
     } else {
-        check_text(content, path);
+        check_document_text(content, path);
         out.push_back({path, std::move(content)});
         df.documents = 1;
     }
@@ -56,6 +50,14 @@ void load_file(const std::string& path, std::vector<Document>& out, std::vector<
 }
 
 }  // namespace
+
+void check_document_text(const std::string& text, const std::string& where) {
+    if (const size_t nul = text.find('\0'); nul != std::string::npos)
+        throw Error("{}: binary data, not text (NUL byte at offset {})", where, nul);
+    size_t off = 0;
+    if (!is_valid_utf8(text, &off)) throw Error("{}: not valid UTF-8 (first bad byte at offset {})", where, off);
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw Error("{}: empty text", where);
+}
 
 std::vector<Document> load_documents(const std::vector<std::string>& paths, int max_docs,
                                      std::vector<DataFile>* files) {

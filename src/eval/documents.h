@@ -17,6 +17,10 @@ struct DataFile {
     int documents = 0;
 };
 
+/// Refuses text that is binary (a NUL byte), not UTF-8 (with the byte offset) or empty:
+/// Error "<where>: ...".
+void check_document_text(const std::string& text, const std::string& where);
+
 /// Loads documents (at most max_docs when > 0). Throws Error naming the file (and line) for
 /// a missing file, text that is not UTF-8 (with the byte offset), an empty text, or a
 /// .jsonl line without a string "text" field. `files` receives each file's identity.

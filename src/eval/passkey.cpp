@@ -4,6 +4,8 @@
 #include <cctype>
 #include <cmath>
 
+#include "eval/documents.h"
+#include "formats/model_config.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -40,6 +42,7 @@ const std::vector<std::string>& passkey_filler_sentences() {
 }
 
 std::vector<std::string> split_sentences(const std::string& text, const std::string& source) {
+    check_document_text(text, source);  // a binary file (NUL bytes, not UTF-8) is no haystack
     std::vector<std::string> out;
     std::string cur;
     bool pending_space = false;
@@ -78,6 +81,7 @@ std::string passkey_key(uint64_t seed, int ctx, double depth, int trial) {
 PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, int trial, uint64_t seed,
                                   int max_new_tokens, const std::vector<std::string>& filler) {
     RB_CHECK(!filler.empty());
+    if (ctx < 1 || ctx > k_max_context) throw UsageError("--ctx: must be in [1, {}], got {}", k_max_context, ctx);
     if (!(depth >= 0 && depth <= 1)) throw UsageError("--depths: each depth must be in [0, 1], got {}", depth);
     PasskeyPrompt p;
     p.depth = depth;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "formats/model_config.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -40,8 +41,10 @@ std::vector<TokenDoc> tokenize_documents(const Tokenizer& tok, const std::vector
 int split_length(const PplOptions& opts) { return opts.ctx - 1; }
 
 int check_ppl_options(const PplOptions& opts) {
-    if (opts.ctx < 2) throw UsageError("--ctx: must be at least 2, got {}", opts.ctx);
-    if (opts.bucket <= 0) throw UsageError("--bucket: must be positive, got {}", opts.bucket);
+    if (opts.ctx < 2 || opts.ctx > k_max_context)
+        throw UsageError("--ctx: must be in [2, {}], got {}", k_max_context, opts.ctx);
+    if (opts.bucket <= 0 || opts.bucket > k_max_context)
+        throw UsageError("--bucket: must be in [1, {}], got {}", k_max_context, opts.bucket);
     if (opts.protocol == "truncate") return 0;
     if (opts.protocol == "chunks") {
         if (opts.ctx < 3) throw UsageError("--ctx: protocol chunks scores L - L/2 - 1 tokens per window; needs L >= 3, got {}", opts.ctx);
@@ -145,8 +148,13 @@ PplResult evaluate_perplexity_tokens(LanguageModel& lm, int bos_id, const std::v
         r.docs.push_back(std::move(dr));
         if (progress) progress(done, static_cast<int64_t>(docs.size()));
     }
-    if (r.documents_used == 0)
-        throw Error("no document has at least ctx - 1 = {} tokens ({} skipped)", L - 1, r.documents_skipped);
+    if (r.documents_used == 0) {
+        std::string names;  // the texts at fault, at most three
+        for (size_t i = 0; i < r.skipped.size() && i < 3; ++i) names += (i ? ", " : "") + r.skipped[i];
+        if (r.skipped.size() > 3) names += fmt::format(" and {} more", r.skipped.size() - 3);
+        throw Error("{}: no document has at least ctx - 1 = {} tokens ({} skipped)", names.empty() ? "--text" : names,
+                    L - 1, r.documents_skipped);
+    }
     return r;
 }
 

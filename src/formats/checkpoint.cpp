@@ -1,6 +1,10 @@
 #include "formats/checkpoint.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -78,6 +82,17 @@ std::vector<float> to_f32(DType t, const uint8_t* src, uint64_t n) {
     return out;
 }
 
+// A NaN or inf weight poisons every logit downstream; refuse it at load, naming the tensor.
+// One pass over the converted floats: an OR over "exponent all ones" (inf or NaN) that the
+// compiler vectorises, then a second look only to name the first bad element.
+void check_finite(const std::vector<float>& w, const std::string& file, const std::string& name) {
+    uint32_t bad = 0;
+    for (float x : w) bad |= uint32_t((std::bit_cast<uint32_t>(x) & 0x7f800000u) == 0x7f800000u);
+    if (!bad) return;
+    for (size_t i = 0; i < w.size(); ++i)
+        if (!std::isfinite(w[i])) throw Error("{}: tensor '{}': non-finite value {} at element {}", file, name, w[i], i);
+}
+
 void check_shape(const std::string& file, const std::string& name, const std::vector<int64_t>& got,
                  const std::vector<int64_t>& expected) {
     if (got != expected)
@@ -150,6 +165,7 @@ public:
         const uint8_t* src = s.bytes.data + s.header.data_start + t.begin;
         auto out = to_f32(t.dtype, src, element_count(t.shape));
         if (s.bytes.owner) s.bytes.owner->release(src, t.end - t.begin);
+        check_finite(out, s.file, name);
         return out;
     }
 
@@ -260,6 +276,7 @@ public:
         const uint8_t* src = m_bytes.data + m_file.data_start + t.offset;
         std::vector<float> w = to_f32(ti.dtype, src, t.elements());
         if (m_bytes.owner) m_bytes.owner->release(src, t.nbytes);
+        check_finite(w, m_path, t.name);
         const bool is_q = ends_with(name, "self_attn.q_proj.weight");
         const bool is_k = ends_with(name, "self_attn.k_proj.weight");
         if ((is_q || is_k) && ti.shape.size() == 2 && m_config.architecture == "llama") {  // only llama is permuted
@@ -325,11 +342,10 @@ private:
 };
 
 bool has_gguf_magic(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (!f) return false;
+    const int fd = open_regular_file(path);  // throws for a FIFO or device: never blocks on one
     char m[4] = {};
-    const bool ok = std::fread(m, 1, 4, f) == 4 && std::memcmp(m, "GGUF", 4) == 0;
-    std::fclose(f);
+    const bool ok = ::read(fd, m, 4) == 4 && std::memcmp(m, "GGUF", 4) == 0;
+    ::close(fd);
     return ok;
 }
 

@@ -422,6 +422,15 @@ ModelConfig gguf_model_config(const GgufFile& g) {
         c.torch_dtype = e->type == k_ggml_f32 ? "float32" : e->type == k_ggml_f16 ? "float16"
                       : e->type == k_ggml_bf16 ? "bfloat16" : ggml_type_name(e->type);
     }
+    check_geometry(c, [&](const std::string& f) {
+        static const std::pair<const char*, const char*> k_keys[] = {
+            {"hidden_size", "embedding_length"},          {"intermediate_size", "feed_forward_length"},
+            {"num_hidden_layers", "block_count"},         {"num_attention_heads", "attention.head_count"},
+            {"head_dim", "attention.key_length"},         {"vocab_size", "vocab_size"}};
+        for (const auto& [hf, gg] : k_keys)
+            if (f == hf) return fmt::format("metadata '{}.{}'", A, gg);
+        return fmt::format("metadata for '{}'", f);
+    });
     return c;
 }
 

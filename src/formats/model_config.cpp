@@ -79,6 +79,25 @@ int get_token_id(const json& j, const std::string& path, const char* name, int d
 
 }  // namespace
 
+void check_geometry(const ModelConfig& c, const std::function<std::string(const std::string&)>& key) {
+    auto value = [&](const std::string& f) -> int64_t {
+        if (f == "hidden_size") return c.hidden_size;
+        if (f == "intermediate_size") return c.intermediate_size;
+        if (f == "num_hidden_layers") return c.num_layers;
+        if (f == "num_attention_heads") return c.num_heads;
+        if (f == "head_dim") return c.head_dim;
+        return c.vocab_size;
+    };
+    for (const auto& lim : k_geometry_limits)
+        if (value(lim.field) > lim.max)
+            throw Error("{}: {}: {} is above the supported maximum {}", c.source, key(lim.field), value(lim.field),
+                        lim.max);
+    if (int64_t(c.num_heads) * c.head_dim > k_max_query_width)
+        throw Error("{}: {}: {} heads of {} is a query width of {}, above the supported maximum {}", c.source,
+                    key("num_attention_heads"), c.num_heads, c.head_dim, int64_t(c.num_heads) * c.head_dim,
+                    k_max_query_width);
+}
+
 ModelConfig parse_config_json(const std::string& text, const std::string& path) {
     json j = parse_json(text, path);
     if (!j.is_object()) throw Error("{}: expected a JSON object at the top level, got {}", path, j.type_name());
@@ -193,6 +212,7 @@ ModelConfig parse_config_json(const std::string& text, const std::string& path) 
         if (w < 1) field_error(path, "sliding_window", fmt::format("expected a positive integer, got {}", w));
         c.sliding_window = int(std::min<int64_t>(w, std::numeric_limits<int>::max()));  // >= context: no effect
     }
+    check_geometry(c, [](const std::string& f) { return "field '" + f + "'"; });
     return c;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "util/error.h"
 
@@ -44,14 +45,24 @@ SafetensorsHeader parse_safetensors(const uint8_t* data, size_t size, const std:
     h.data_start = 8 + n;
     const uint64_t data_size = size - h.data_start;
     json j;
+    // A JSON object keeps the last of two equal keys: catch a tensor named twice while parsing.
+    std::set<std::string> names;
+    std::string duplicate;
+    const json::parser_callback_t note_keys = [&](int depth, json::parse_event_t ev, json& parsed) {
+        if (depth == 1 && ev == json::parse_event_t::key && parsed.is_string() && duplicate.empty() &&
+            !names.insert(parsed.get<std::string>()).second)
+            duplicate = parsed.get<std::string>();
+        return true;
+    };
     try {
-        j = json::parse(reinterpret_cast<const char*>(data + 8), reinterpret_cast<const char*>(data + 8 + n));
+        j = json::parse(reinterpret_cast<const char*>(data + 8), reinterpret_cast<const char*>(data + 8 + n), note_keys);
     } catch (const json::parse_error& e) {
         throw Error("{}: header: invalid JSON at byte {} of the header: {}", file, e.byte, e.what());
     } catch (const json::exception& e) {  // e.g. a number too large for a double
         throw Error("{}: header: invalid JSON: {}", file, e.what());
     }
     if (!j.is_object()) throw Error("{}: header: expected a JSON object, got {}", file, j.type_name());
+    if (!duplicate.empty()) throw Error("{}: tensor '{}': named twice in the header", file, duplicate);
 
     for (auto it = j.begin(); it != j.end(); ++it) {
         const std::string& name = it.key();

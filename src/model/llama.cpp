@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "util/error.h"
 
@@ -12,6 +13,34 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
     return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Tensors a checkpoint may carry that the forward pass does not read: transformers' old
+// rotary_emb.inv_freq buffers, and the GGUF rope factor tensors the checkpoint itself reads
+// into rope_scaling.
+bool ignorable(const std::string& name) {
+    auto ends_with = [&](const char* suf) {
+        const size_t n = std::strlen(suf);
+        return name.size() >= n && name.compare(name.size() - n, n, suf) == 0;
+    };
+    return ends_with("rotary_emb.inv_freq") || name == "rope_freqs.weight" || name == "rope_factors_long.weight" ||
+           name == "rope_factors_short.weight";
+}
+
+// A checkpoint with more tensors than its config accounts for (num_hidden_layers smaller than
+// the layers stored, a family with extra weights) would run a different model: refuse it.
+void check_all_used(const Checkpoint& ckpt, const std::set<std::string>& used) {
+    std::vector<std::string> unused;
+    for (const auto& t : ckpt.tensors())
+        if (!used.count(t.name) && !ignorable(t.name)) unused.push_back(t.name);
+    if (unused.empty()) return;
+    std::string names;
+    for (size_t i = 0; i < unused.size() && i < 4; ++i) names += (i ? ", '" : "'") + unused[i] + "'";
+    if (unused.size() > 4) names += fmt::format(" and {} more", unused.size() - 4);
+    const ModelConfig& c = ckpt.config();
+    throw Error("{}: {} tensor(s) not used by the {}-layer {} that {} declares: {} (does num_hidden_layers match the "
+                "checkpoint?)",
+                ckpt.path(), unused.size(), c.num_layers, c.model_type, c.source, names);
 }
 
 }  // namespace
@@ -38,66 +67,72 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, backend::Backend& be, backend::We
         m_be.upload(p, v.data(), v.size());
         return p;
     };
+    // Every tensor read, so that one the config does not account for is an error, not dropped.
+    std::set<std::string> used;
+    auto load = [&](const std::string& name, const std::vector<int64_t>& shape) {
+        used.insert(name);
+        return ckpt.load_f32(name, shape);
+    };
     auto cat_rows = [](std::vector<float> a, const std::vector<float>& b) {
         a.insert(a.end(), b.begin(), b.end());
         return a;
     };
-    m_embed = ckpt.load_f32("model.embed_tokens.weight", {vocab, hidden});
+    m_embed = load("model.embed_tokens.weight", {vocab, hidden});
     m_params += m_embed.size();
     m_layers.resize(c.num_layers);
     for (int l = 0; l < c.num_layers; l++) {
         std::string p = "model.layers." + std::to_string(l) + ".";
         Layer& L = m_layers[l];
-        auto an = ckpt.load_f32(p + "input_layernorm.weight", {hidden});
-        auto fn = ckpt.load_f32(p + "post_attention_layernorm.weight", {hidden});
+        auto an = load(p + "input_layernorm.weight", {hidden});
+        auto fn = load(p + "post_attention_layernorm.weight", {hidden});
         L.attn_norm = upload_vec(an);
         L.ffn_norm = upload_vec(fn);
         // Phi-3 stores q/k/v fused (rows q then k then v) and gate/up fused (gate rows first):
         // the layouts the backend matrices use anyway.
         std::vector<float> qkv;
         if (ckpt.has_tensor(p + "self_attn.qkv_proj.weight")) {
-            qkv = ckpt.load_f32(p + "self_attn.qkv_proj.weight", {(H + 2 * KV) * hd, hidden});
+            qkv = load(p + "self_attn.qkv_proj.weight", {(H + 2 * KV) * hd, hidden});
         } else {
-            auto q = ckpt.load_f32(p + "self_attn.q_proj.weight", {H * hd, hidden});
-            auto k = ckpt.load_f32(p + "self_attn.k_proj.weight", {KV * hd, hidden});
-            auto v = ckpt.load_f32(p + "self_attn.v_proj.weight", {KV * hd, hidden});
+            auto q = load(p + "self_attn.q_proj.weight", {H * hd, hidden});
+            auto k = load(p + "self_attn.k_proj.weight", {KV * hd, hidden});
+            auto v = load(p + "self_attn.v_proj.weight", {KV * hd, hidden});
             qkv = cat_rows(cat_rows(std::move(q), k), v);
         }
         L.wqkv = m_be.upload_matrix(qkv.data(), static_cast<int>((H + 2 * KV) * hd), static_cast<int>(hidden), wtype);
         if (c.qkv_bias) {
-            auto b = cat_rows(cat_rows(ckpt.load_f32(p + "self_attn.q_proj.bias", {H * hd}),
-                                       ckpt.load_f32(p + "self_attn.k_proj.bias", {KV * hd})),
-                              ckpt.load_f32(p + "self_attn.v_proj.bias", {KV * hd}));
+            auto b = cat_rows(cat_rows(load(p + "self_attn.q_proj.bias", {H * hd}),
+                                       load(p + "self_attn.k_proj.bias", {KV * hd})),
+                              load(p + "self_attn.v_proj.bias", {KV * hd}));
             L.qkv_bias = upload_vec(b);
             m_params += b.size();
         }
         if (c.qk_norm) {
-            auto qn = ckpt.load_f32(p + "self_attn.q_norm.weight", {hd});
-            auto kn = ckpt.load_f32(p + "self_attn.k_norm.weight", {hd});
+            auto qn = load(p + "self_attn.q_norm.weight", {hd});
+            auto kn = load(p + "self_attn.k_norm.weight", {hd});
             L.q_norm = upload_vec(qn);
             L.k_norm = upload_vec(kn);
             m_params += qn.size() + kn.size();
         }
-        auto o = ckpt.load_f32(p + "self_attn.o_proj.weight", {hidden, H * hd});
+        auto o = load(p + "self_attn.o_proj.weight", {hidden, H * hd});
         L.wo = m_be.upload_matrix(o.data(), static_cast<int>(hidden), static_cast<int>(H * hd), wtype);
         std::vector<float> gu;
         if (ckpt.has_tensor(p + "mlp.gate_up_proj.weight")) {
-            gu = ckpt.load_f32(p + "mlp.gate_up_proj.weight", {2 * I, hidden});
+            gu = load(p + "mlp.gate_up_proj.weight", {2 * I, hidden});
         } else {
-            auto g = ckpt.load_f32(p + "mlp.gate_proj.weight", {I, hidden});
-            auto u = ckpt.load_f32(p + "mlp.up_proj.weight", {I, hidden});
+            auto g = load(p + "mlp.gate_proj.weight", {I, hidden});
+            auto u = load(p + "mlp.up_proj.weight", {I, hidden});
             gu = cat_rows(std::move(g), u);
         }
         L.wgu = m_be.upload_matrix(gu.data(), static_cast<int>(2 * I), static_cast<int>(hidden), wtype);
-        auto d = ckpt.load_f32(p + "mlp.down_proj.weight", {hidden, I});
+        auto d = load(p + "mlp.down_proj.weight", {hidden, I});
         L.wdown = m_be.upload_matrix(d.data(), static_cast<int>(hidden), static_cast<int>(I), wtype);
         m_params += an.size() + fn.size() + qkv.size() + o.size() + gu.size() + d.size();
     }
-    auto fnorm = ckpt.load_f32("model.norm.weight", {hidden});
+    auto fnorm = load("model.norm.weight", {hidden});
     m_final_norm = upload_vec(fnorm);
     m_params += fnorm.size();
     if (ckpt.has_tensor("lm_head.weight")) {
-        auto lm = ckpt.load_f32("lm_head.weight", {vocab, hidden});
+        auto lm = load("lm_head.weight", {vocab, hidden});
         m_lm_head = m_be.upload_matrix(lm.data(), static_cast<int>(vocab), static_cast<int>(hidden), wtype);
         m_params += lm.size();
     } else if (c.tie_word_embeddings) {
@@ -107,6 +142,7 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, backend::Backend& be, backend::We
     } else {
         throw Error("{}: tensor 'lm_head.weight' is missing and tie_word_embeddings is false", ckpt.path());
     }
+    check_all_used(ckpt, used);
 }
 
 LlamaModel::~LlamaModel() {

@@ -179,8 +179,8 @@ struct Reader {
         auto* n = get(key);
         if (!n) return out;
         if (auto i = n->as_integer()) {
-            if (i->get() < min || i->get() > (1 << 24))
-                src.fail(line_of(*n), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, 1 << 24, i->get()));
+            if (i->get() < min || i->get() > k_max_context)
+                src.fail(line_of(*n), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, k_max_context, i->get()));
             return {static_cast<int>(i->get())};
         }
         auto a = n->as_array();
@@ -188,8 +188,8 @@ struct Reader {
         for (auto& e : *a) {
             auto i = e.as_integer();
             if (!i) src.fail(line_of(e), prefix + key, fmt::format("expected an array of integers, got an element that is {}", type_name(e)));
-            if (i->get() < min || i->get() > (1 << 24))
-                src.fail(line_of(e), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, 1 << 24, i->get()));
+            if (i->get() < min || i->get() > k_max_context)
+                src.fail(line_of(e), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, k_max_context, i->get()));
             out.push_back(static_cast<int>(i->get()));
         }
         return out;
@@ -449,6 +449,11 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
     const int path_line = replaced ? 0 : m.line("path");
     const std::string path_key = replaced ? "--model" : "model.path";
     std::error_code ec;
+    try {
+        check_symlink_resolves(local);  // a broken link is not a hub id
+    } catch (const Error& e) {
+        src.fail(path_line, path_key, e.what());
+    }
     if (fs::exists(local, ec)) {
         cfg.model = local;
     } else if (looks_like_hub_id(given) && given[0] != '.') {
@@ -526,8 +531,8 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
     if (auto* pt = x.table("ppl")) {
         Reader p{src, *pt, "metrics.ppl."};
         check_keys(src, *pt, "metrics.ppl.", {"bucket", "bootstrap"});
-        cfg.bucket = p.int_field("bucket", 1).value_or(256);
-        cfg.bootstrap = p.int_field("bootstrap", 0).value_or(1000);
+        cfg.bucket = p.int_field("bucket", 1, k_max_context).value_or(256);
+        cfg.bootstrap = p.int_field("bootstrap", 0, 1000000).value_or(1000);
     }
     if (auto* kt = x.table("passkey")) {
         Reader p{src, *kt, "metrics.passkey."};
@@ -538,9 +543,9 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
             for (double dd : cfg.passkey.depths)
                 if (!(dd >= 0 && dd <= 1)) src.fail(p.line("depths"), "metrics.passkey.depths", fmt::format("depth {} outside [0, 1]", dd));
         }
-        cfg.passkey.trials = p.int_field("trials", 1).value_or(cfg.passkey.trials);
+        cfg.passkey.trials = p.int_field("trials", 1, 1000000).value_or(cfg.passkey.trials);
         cfg.passkey.seed = static_cast<uint64_t>(p.integer("seed", 0).value_or(static_cast<int64_t>(cfg.passkey.seed)));
-        cfg.passkey.max_new_tokens = p.int_field("max_new_tokens", 1).value_or(cfg.passkey.max_new_tokens);
+        cfg.passkey.max_new_tokens = p.int_field("max_new_tokens", 1, k_max_context).value_or(cfg.passkey.max_new_tokens);
         if (auto h = p.str("haystack")) {
             cfg.passkey.haystack = resolve_path(cfg.dir, *h);
             if (!fs::exists(cfg.passkey.haystack))
@@ -555,6 +560,11 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
                    {"evaluator", "rope_scaling", "short_window", "stride", "alpha", "beta", "cache_dir", "allow_self_evaluator"});
         if (auto e = p.str("evaluator")) {
             std::string ep = resolve_path(cfg.dir, *e);
+            try {
+                check_symlink_resolves(ep);  // a broken link is not a hub id
+            } catch (const Error& err) {
+                src.fail(p.line("evaluator"), "metrics.longppl.evaluator", err.what());
+            }
             if (!fs::exists(ep)) {
                 if (looks_like_hub_id(*e) && (*e)[0] != '.') ep = *e;
                 else src.fail(p.line("evaluator"), "metrics.longppl.evaluator", fmt::format("'{}' not found (resolved: {})", *e, ep));
@@ -572,10 +582,12 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
                 p.wrong("rope_scaling", *rn, "\"none\" or a table");
             }
         }
-        cfg.longppl.short_window = p.int_field("short_window", 2).value_or(cfg.longppl.short_window);
-        cfg.longppl.stride = p.int_field("stride", 1).value_or(cfg.longppl.stride);
+        cfg.longppl.short_window = p.int_field("short_window", 2, k_max_context).value_or(cfg.longppl.short_window);
+        cfg.longppl.stride = p.int_field("stride", 1, k_max_context).value_or(cfg.longppl.stride);
         cfg.longppl.alpha = p.number("alpha").value_or(cfg.longppl.alpha);
         cfg.longppl.beta = p.number("beta").value_or(cfg.longppl.beta);
+        if (!std::isfinite(cfg.longppl.alpha)) src.fail(p.line("alpha"), "metrics.longppl.alpha", "expected a finite number");
+        if (!std::isfinite(cfg.longppl.beta)) src.fail(p.line("beta"), "metrics.longppl.beta", "expected a finite number");
         if (auto c = p.str("cache_dir")) cfg.longppl.cache_dir = resolve_path(cfg.dir, *c);
         cfg.longppl.allow_self_evaluator = p.boolean("allow_self_evaluator").value_or(false);
     }
@@ -595,7 +607,7 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
     const std::vector<int> file_ctx = cfg.ctx;  // blocks' ctx lists are checked against the file's
     if (!ov.ctx.empty()) {
         for (int c : ov.ctx)
-            if (c < 2 || c > (1 << 24)) throw UsageError("--ctx: context lengths must be in [2, {}], got {}", 1 << 24, c);
+            if (c < 2 || c > k_max_context) throw UsageError("--ctx: context lengths must be in [2, {}], got {}", k_max_context, c);
         cfg.ctx = ov.ctx;
     }
     cfg.baseline = s.boolean("baseline").value_or(true);
@@ -619,10 +631,42 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
     }
     if (cfg.blocks.empty() && !cfg.baseline) src.fail(0, "methods", "empty grid: no [[methods]] and no baseline");
 
+    // Count before expanding: a grid of millions would take gigabytes to list.
+    const uint64_t n = count_experiments(cfg);
+    const std::string size = n == UINT64_MAX ? std::string("more than 2^64") : fmt::format("{}", n);
+    if (n > k_max_experiments_yes)
+        src.fail(0, "methods", fmt::format("the grid has {} experiments, above the limit of {} (even with --yes)", size,
+                                           k_max_experiments_yes));
+    if (n > k_max_experiments && !ov.yes)
+        src.fail(0, "methods", fmt::format("the grid has {} experiments, above {}; check the lists, or pass --yes to run it",
+                                           size, k_max_experiments));
+
     // Expand once now so expression errors (unknown names, division by zero) surface
     // with their line before any work.
     expand_experiments(cfg);
     return cfg;
+}
+
+uint64_t count_experiments(const SweepConfig& cfg) {
+    auto mul = [](uint64_t a, uint64_t b) {
+        uint64_t r;
+        return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+    };
+    auto add = [](uint64_t a, uint64_t b) {
+        uint64_t r;
+        return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+    };
+    uint64_t total = 0;
+    for (int ctx : cfg.ctx) {
+        if (cfg.baseline) total = add(total, 1);
+        for (const auto& b : cfg.blocks) {
+            if (!b.ctx.empty() && std::find(b.ctx.begin(), b.ctx.end(), ctx) == b.ctx.end()) continue;
+            uint64_t n = std::max<uint64_t>(1, b.configs.size());
+            for (const auto& [name, alts] : b.axes) n = mul(n, alts.size());
+            total = add(total, n);
+        }
+    }
+    return total;
 }
 
 std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {

@@ -91,7 +91,14 @@ struct ConfigOverrides {
     std::string model;              // --model: a folder, .gguf or hub id (relative to the working directory)
     std::vector<int> ctx;           // --ctx
     std::optional<int> threads;     // --threads
+    bool yes = false;               // --yes: accept a grid above k_max_experiments
 };
+
+/// A grid above this many experiments is refused unless --yes (each costs ~1 KB in a plan
+/// and a dry run, and usually a typo: a list where a value was meant).
+constexpr uint64_t k_max_experiments = 100000;
+/// Refused even with --yes: the plan alone would need gigabytes.
+constexpr uint64_t k_max_experiments_yes = 10000000;
 /// Returns the path of a hub id's config.json (the CLI passes hub::resolve_hub_config); used
 /// for the geometry when [model] names a hub id without [model.config].
 using ConfigFetcher = std::function<std::string(const std::string& hub_id)>;
@@ -101,6 +108,10 @@ SweepConfig load_sweep_config(const std::string& path, const ConfigOverrides& ov
 /// Same, from text (`path` used for messages and relative paths).
 SweepConfig parse_sweep_config(const std::string& text, const std::string& path, const ConfigOverrides& ov = {},
                                const ConfigFetcher& fetch = {});
+
+/// How many experiments expand_experiments will give, counted without expanding (saturates
+/// at UINT64_MAX).
+uint64_t count_experiments(const SweepConfig& cfg);
 
 /// All experiments in a stable order: per context (config order), the baseline first, then
 /// each block's dicts (explicit configs outer, cartesian axes in file order, last fastest).

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <map>
 #include <thread>
 
@@ -15,6 +15,8 @@
 #include "formats/memory_estimate.h"
 #include "model/llama.h"
 #include "util/hash.h"
+#include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace rb::sweep {
 
@@ -41,7 +43,13 @@ Estimator::Estimator(const SweepConfig& cfg) : m_cfg(cfg) {
             ++m_docs;
             continue;
         }
-        std::ifstream in(t);
+        std::string text;
+        try {
+            text = read_file(t);  // regular files only (a FIFO would block)
+        } catch (const Error&) {
+            continue;  // the run names the file; an estimate counts what it can read
+        }
+        std::istringstream in(text);
         std::string line;
         while (std::getline(in, line))
             if (line.find_first_not_of(" \t\r") != std::string::npos) ++m_docs;

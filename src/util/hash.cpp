@@ -2,9 +2,9 @@
 
 #include <array>
 #include <cstring>
-#include <fstream>
 
 #include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace rb {
 namespace {
@@ -91,15 +91,8 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string sha256_file(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("{}: cannot open for hashing", path);
-    Sha256 s;
-    std::array<char, 1 << 16> buf;
-    while (f) {
-        f.read(buf.data(), buf.size());
-        auto got = f.gcount();
-        if (got > 0) s.update(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(got));
-    }
+    Sha256 s;  // a FIFO or a device is refused, never read (read_regular_file)
+    read_regular_file(path, [&](const char* p, size_t n) { s.update(reinterpret_cast<const uint8_t*>(p), n); });
     return s.hex();
 }
 

@@ -10,23 +10,58 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "util/error.h"
 
 namespace rb {
 
-MappedFile::MappedFile(const std::string& path) : m_path(path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+namespace {
+
+const char* file_kind(mode_t m) {
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO (named pipe)";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a regular file";
+}
+
+[[noreturn]] void not_regular(const std::string& path, mode_t m) {
+    throw Error("{}: is {}, expected a regular file", path, file_kind(m));
+}
+
+}  // namespace
+
+int open_regular_file(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) throw Error("{}: cannot open: {}", path, std::strerror(errno));
+    if (!S_ISREG(st.st_mode)) not_regular(path, st.st_mode);
+    // O_NONBLOCK: should the path become a FIFO between stat and open, open returns at once.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) throw Error("{}: cannot open: {}", path, std::strerror(errno));
+    struct stat fst {};
+    if (::fstat(fd, &fst) != 0) {
+        const int e = errno;
+        ::close(fd);
+        throw Error("{}: cannot stat: {}", path, std::strerror(e));
+    }
+    if (!S_ISREG(fst.st_mode)) {
+        ::close(fd);
+        not_regular(path, fst.st_mode);
+    }
+    const int fl = ::fcntl(fd, F_GETFL);
+    if (fl != -1) ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    return fd;
+}
+
+MappedFile::MappedFile(const std::string& path) : m_path(path) {
+    int fd = open_regular_file(path);
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
         int e = errno;
         ::close(fd);
         throw Error("{}: cannot stat: {}", path, std::strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        ::close(fd);
-        throw Error("{}: is a directory, expected a file", path);
     }
     m_size = static_cast<size_t>(st.st_size);
     if (m_size > 0) {
@@ -59,14 +94,32 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
     return *this;
 }
 
+void read_regular_file(const std::string& path, const std::function<void(const char*, size_t)>& chunk) {
+    const int fd = open_regular_file(path);
+    std::vector<char> buf(size_t(1) << 16);
+    for (;;) {
+        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            const int e = errno;
+            ::close(fd);
+            throw Error("{}: read failed: {}", path, std::strerror(e));
+        }
+        try {
+            chunk(buf.data(), static_cast<size_t>(n));
+        } catch (...) {
+            ::close(fd);
+            throw;
+        }
+    }
+    ::close(fd);
+}
+
 std::string read_file(const std::string& path) {
-    if (is_directory(path)) throw Error("{}: is a directory, expected a file", path);
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error("{}: cannot open: {}", path, std::strerror(errno));
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) throw Error("{}: read failed", path);
-    return ss.str();
+    std::string out;
+    read_regular_file(path, [&](const char* p, size_t n) { out.append(p, n); });
+    return out;
 }
 
 void write_file(const std::string& path, std::string_view content) {
@@ -95,6 +148,16 @@ bool file_exists(const std::string& path) {
 bool is_directory(const std::string& path) {
     std::error_code ec;
     return std::filesystem::is_directory(path, ec);
+}
+
+void check_symlink_resolves(const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return;
+    if (::stat(path.c_str(), &st) != 0) {
+        const int e = errno;
+        throw Error("{}: symbolic link cannot be followed: {}", path,
+                    e == ENOENT ? std::string("its target does not exist") : std::string(std::strerror(e)));
+    }
 }
 
 bool is_valid_utf8(std::string_view s, size_t* bad_offset) {

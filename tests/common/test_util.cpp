@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,6 +67,39 @@ ScopedEnv::~ScopedEnv() {
     else
         unsetenv(m_name.c_str());
 }
+
+struct FifoUnjammer::State {
+    std::string path;
+    std::atomic<bool> done{false};
+    std::atomic<int> readers{0};
+    std::thread writer;
+};
+
+FifoUnjammer::FifoUnjammer(const std::string& path) : m_state(std::make_unique<State>()) {
+    m_state->path = path;
+    if (::mkfifo(path.c_str(), 0600) != 0) throw std::runtime_error("mkfifo " + path + " failed");
+    State* s = m_state.get();
+    s->writer = std::thread([s] {
+        while (!s->done) {
+            // Blocks until someone opens the read end; closing at once gives that reader EOF.
+            const int fd = ::open(s->path.c_str(), O_WRONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                if (!s->done) ++s->readers;
+                ::close(fd);
+            }
+        }
+    });
+}
+
+FifoUnjammer::~FifoUnjammer() {
+    m_state->done = true;
+    // Our own reader lets the pending (or next) writer open return; kept open until the join.
+    const int fd = ::open(m_state->path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    m_state->writer.join();
+    if (fd >= 0) ::close(fd);
+}
+
+int FifoUnjammer::readers() const { return m_state->readers; }
 
 int closed_port() {
     int s = ::socket(AF_INET, SOCK_STREAM, 0);

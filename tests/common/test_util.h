@@ -3,6 +3,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,22 @@ private:
     std::optional<std::string> m_old;
 };
 
+/// A FIFO at `path` that can never hang a test: a thread keeps its write end opening, so a
+/// reader that opens it (a regression: data is read only from regular files) gets EOF at
+/// once instead of blocking forever; `readers()` counts such opens (expect 0). No clocks.
+class FifoUnjammer {
+public:
+    explicit FifoUnjammer(const std::string& path);
+    ~FifoUnjammer();
+    FifoUnjammer(const FifoUnjammer&) = delete;
+    FifoUnjammer& operator=(const FifoUnjammer&) = delete;
+    int readers() const;
+
+private:
+    struct State;
+    std::unique_ptr<State> m_state;
+};
+
 /// A port on 127.0.0.1 with nothing listening (bound, never listened on, closed).
 int closed_port();
 
@@ -47,3 +64,16 @@ int closed_port();
 ::testing::AssertionResult all_close(const double* got, const double* ref, size_t n, double atol, double rtol);
 
 }  // namespace rb::test
+
+/// Runs `stmt`, expecting rb::Error whose message contains every given substring.
+#define EXPECT_RB_ERROR(stmt, ...)                                                              \
+    do {                                                                                        \
+        try {                                                                                   \
+            stmt;                                                                               \
+            ADD_FAILURE() << "expected rb::Error from: " #stmt;                                 \
+        } catch (const rb::Error& e_) {                                                         \
+            const std::string msg_ = e_.what();                                                 \
+            for (const std::string& s_ : std::vector<std::string>{__VA_ARGS__})                 \
+                EXPECT_NE(msg_.find(s_), std::string::npos) << "message: " << msg_ << "\nlacks: " << s_; \
+        }                                                                                       \
+    } while (0)

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "common/test_util.h"
+#include "eval/documents.h"
 #include "eval/perplexity.h"
 #include "util/error.h"
 #include "formats/checkpoint.h"
@@ -177,4 +178,32 @@ TEST(Perplexity, SplitIntoSegments) {
     PplResult r = evaluate_perplexity_tokens(lm, tok->bos_id(), segs, o);
     EXPECT_EQ(r.tokens_scored, static_cast<int64_t>(5 * segs.size()));
     EXPECT_EQ(r.documents_used, static_cast<int>(segs.size()));
+}
+
+TEST(Perplexity, AbsurdSizesAreUsageErrors) {
+    // bucket 2^31 - 1 overflowed the bucket count (segfault); ctx past k_max_context.
+    TableLm lm;
+    PplOptions o;
+    o.ctx = 8;
+    o.bucket = 2147483647;
+    EXPECT_RB_ERROR(evaluate_perplexity_tokens(lm, 1, {{"a", iota_ids(20)}}, o), "--bucket", "2147483647");
+    o.bucket = 4;
+    o.ctx = 2147483647;
+    EXPECT_RB_ERROR(check_ppl_options(o), "--ctx", "16777216");
+    EXPECT_TRUE(lm.windows.empty());
+}
+
+TEST(Perplexity, NothingLongEnoughNamesTheDocuments) {
+    TableLm lm;
+    PplOptions o;
+    o.ctx = 8;
+    EXPECT_RB_ERROR(evaluate_perplexity_tokens(lm, 1, {{"texts/a.txt", iota_ids(3)}, {"texts/b.jsonl:2", iota_ids(2)}}, o),
+                    "texts/a.txt, texts/b.jsonl:2: no document has at least ctx - 1 = 7 tokens (2 skipped)");
+}
+
+TEST(Documents, BinaryTextIsRefused) {
+    EXPECT_RB_ERROR(check_document_text(std::string("ab\0cd", 5), "x.txt"), "x.txt", "NUL byte at offset 2");
+    EXPECT_RB_ERROR(check_document_text("caf\xe9!", "y.txt"), "y.txt", "UTF-8", "offset 3");
+    EXPECT_RB_ERROR(check_document_text(" \n", "z.txt"), "z.txt", "empty");
+    EXPECT_NO_THROW(check_document_text("caf\xc3\xa9.", "ok.txt"));
 }

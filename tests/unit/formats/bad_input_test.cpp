@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 
 #include "common/test_util.h"
 #include "formats/checkpoint.h"
@@ -247,4 +248,73 @@ TEST(BadGguf, MissingRequiredKeyAndBadTypes) {
     w3.kv_u32("general.alignment", 24);
     const std::string p3 = gguf_file(w3.build());
     EXPECT_RB_ERROR(Checkpoint::open(p3), p3, "general.alignment", "power-of-two");
+}
+
+TEST(BadSafetensors, DuplicateTensorName) {
+    // A JSON object keeps the last of two equal keys; the first tensor would vanish silently.
+    const std::string dir = hf_folder(test::safetensors_raw(
+        R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+            "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]},
+            "a": {"dtype": "F32", "shape": [2], "data_offsets": [16, 24]}})",
+        std::string(24, '\0')));
+    EXPECT_RB_ERROR(Checkpoint::open(dir), dir + "/model.safetensors", "tensor 'a'", "named twice");
+    // Equal keys deeper down are not tensor names.
+    const std::string ok = hf_folder(test::safetensors_raw(
+        R"({"__metadata__": {"x": "1"}, "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})",
+        std::string(8, '\0')));
+    EXPECT_NO_THROW(Checkpoint::open(ok));
+}
+
+TEST(BadSafetensors, NonFiniteWeightNamesTheTensor) {
+    // Every stored type: f32 NaN and inf, f16 inf (0x7C00) and NaN (0x7E00), bf16 NaN (0x7FC0).
+    struct Case {
+        std::string dtype, bytes, what;
+    };
+    std::string f16, bf16;
+    for (uint16_t v : {uint16_t(0x3C00), uint16_t(0x7C00)}) test::put_u16(f16, v);
+    for (uint16_t v : {uint16_t(0x3F80), uint16_t(0x7FC0)}) test::put_u16(bf16, v);
+    std::string f16nan;
+    for (uint16_t v : {uint16_t(0x7E00), uint16_t(0x3C00)}) test::put_u16(f16nan, v);
+    const std::vector<Case> cases = {
+        {"F32", test::f32_bytes({1.0f, std::numeric_limits<float>::quiet_NaN()}), "nan at element 1"},
+        {"F32", test::f32_bytes({-std::numeric_limits<float>::infinity(), 1.0f}), "-inf at element 0"},
+        {"F16", f16, "inf at element 1"},
+        {"F16", f16nan, "nan at element 0"},
+        {"BF16", bf16, "nan at element 1"}};
+    for (const auto& c : cases) {
+        const std::string file = test::make_safetensors({{"model.norm.weight", c.dtype, {2}, c.bytes}});
+        auto ck = open_safetensors_bytes(reinterpret_cast<const uint8_t*>(file.data()), file.size(), "m.safetensors",
+                                         ModelConfig{});
+        EXPECT_RB_ERROR(ck->load_f32("model.norm.weight", {2}), "m.safetensors", "tensor 'model.norm.weight'",
+                        "non-finite value", c.what);
+    }
+    // Large finite values pass (65504 is f16's largest).
+    std::string big;
+    test::put_u16(big, 0x7BFF);
+    test::put_u16(big, 0xFBFF);
+    const std::string file = test::make_safetensors({{"w", "F16", {2}, big}});
+    auto ck = open_safetensors_bytes(reinterpret_cast<const uint8_t*>(file.data()), file.size(), "m", ModelConfig{});
+    EXPECT_EQ(ck->load_f32("w", {2}), (std::vector<float>{65504.0f, -65504.0f}));
+}
+
+TEST(BadGguf, NonFiniteWeightNamesTheTensor) {
+    test::GgufWriter w;
+    w.llama_keys();
+    w.tensor("output_norm.weight", 0, {4}, test::f32_bytes({1.0f, 2.0f, std::numeric_limits<float>::infinity(), 4.0f}));
+    const std::string p = gguf_file(w.build());
+    auto ck = Checkpoint::open(p);
+    EXPECT_RB_ERROR(ck->load_f32("model.norm.weight", {4}), p, "tensor 'output_norm.weight'", "inf at element 2");
+}
+
+TEST(BadGguf, AbsurdGeometryIsRefusedAtParse) {
+    test::GgufWriter g;
+    g.kv_str("general.architecture", "llama");
+    g.kv_u32("llama.context_length", 128);
+    g.kv_u32("llama.embedding_length", 64);
+    g.kv_u32("llama.block_count", 100000);
+    g.kv_u32("llama.feed_forward_length", 96);
+    g.kv_u32("llama.attention.head_count", 2);
+    g.kv_u32("llama.vocab_size", 4);
+    const std::string p = gguf_file(g.build());
+    EXPECT_RB_ERROR(Checkpoint::open(p), p, "metadata 'llama.block_count'", "100000", "supported maximum 4096");
 }

@@ -168,3 +168,26 @@ TEST(Config, Rejections) {
     EXPECT_RB_ERROR(parse(j), "cfg/config.json", "rope_theta");
     EXPECT_RB_ERROR(parse_config_json("[1, 2]", "x/config.json"), "x/config.json", "object");
 }
+
+TEST(Config, AbsurdGeometryIsRefused) {
+    // Sizes past the limits would wrap the memory figures (`info`) or overflow allocations.
+    for (const auto& [field, value] : std::vector<std::pair<std::string, int64_t>>{{"hidden_size", 1 << 19},
+                                                                                  {"intermediate_size", 1 << 21},
+                                                                                  {"num_hidden_layers", 5000},
+                                                                                  {"vocab_size", 1 << 25},
+                                                                                  {"head_dim", 1 << 15}}) {
+        json j = base();
+        j[field] = value;
+        EXPECT_RB_ERROR(parse(j), "cfg/config.json", "field '" + field + "'", std::to_string(value), "supported maximum");
+    }
+    json j = base();
+    j["num_attention_heads"] = 4096;
+    j["num_key_value_heads"] = 4096;
+    j["head_dim"] = 1024;  // query width 4M
+    EXPECT_RB_ERROR(parse(j), "cfg/config.json", "num_attention_heads", "query width", "4194304");
+    // The largest released geometries pass.
+    j = base();
+    j["hidden_size"] = 16384, j["intermediate_size"] = 53248, j["num_hidden_layers"] = 126;
+    j["num_attention_heads"] = 128, j["num_key_value_heads"] = 8, j["vocab_size"] = 256000;
+    EXPECT_NO_THROW(parse(j));
+}

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/test_util.h"  // EXPECT_RB_ERROR
+
 namespace rb::test {
 
 inline void put_u32(std::string& s, uint32_t v) { s.append(reinterpret_cast<const char*>(&v), 4); }
@@ -150,15 +152,3 @@ inline std::string read_bytes(const std::string& path) {
 
 }  // namespace rb::test
 
-/// Runs `stmt`, expecting rb::Error whose message contains every given substring.
-#define EXPECT_RB_ERROR(stmt, ...)                                                              \
-    do {                                                                                        \
-        try {                                                                                   \
-            stmt;                                                                               \
-            ADD_FAILURE() << "expected rb::Error from: " #stmt;                                 \
-        } catch (const rb::Error& e_) {                                                         \
-            const std::string msg_ = e_.what();                                                 \
-            for (const std::string& s_ : std::vector<std::string>{__VA_ARGS__})                 \
-                EXPECT_NE(msg_.find(s_), std::string::npos) << "message: " << msg_ << "\nlacks: " << s_; \
-        }                                                                                       \
-    } while (0)

@@ -248,3 +248,23 @@ TEST(SweepConfig, ClosestName) {
     EXPECT_EQ(closest_name("original_max_position_embedding", names), "original_max_position_embeddings");
     EXPECT_EQ(closest_name("zzzzzzzz", names), "");
 }
+
+TEST(SweepConfig, GridIsCountedBeforeExpansion) {
+    auto cfg = parse_sweep_config(small_config(k_small_grid), "/tmp/x.toml");
+    EXPECT_EQ(count_experiments(cfg), expand_experiments(cfg).size());
+    cfg.baseline = false;
+    EXPECT_EQ(count_experiments(cfg), expand_experiments(cfg).size());
+
+    // 2 contexts x (1 + 400 x 250) = 200,002: refused without --yes, naming the file.
+    std::string a, b;
+    for (int i = 0; i < 400; ++i) a += fmt::format("{}{}", i ? ", " : "", 1.5 + i);
+    for (int i = 0; i < 250; ++i) b += fmt::format("{}{}", i ? ", " : "", 1 + i);
+    const std::string big = small_config(fmt::format("[[methods]]\nmethod = \"yarn\"\nfactor = [{}]\nbeta_fast = [{}]\n", a, b));
+    EXPECT_RB_ERROR(parse_sweep_config(big, "/tmp/big.toml"), "/tmp/big.toml", "200002 experiments", "above 100000",
+                    "--yes");
+    // Counting saturates instead of wrapping: 2 x 400^8 is far above 2^64.
+    cfg.blocks.assign(1, cfg.blocks.front());
+    cfg.blocks[0].axes.clear();
+    for (int i = 0; i < 8; ++i) cfg.blocks[0].axes.push_back({"factor", std::vector<nlohmann::json>(400, 2.0)});
+    EXPECT_EQ(count_experiments(cfg), UINT64_MAX);
+}

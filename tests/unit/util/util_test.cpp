@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 #include <vector>
 
@@ -13,6 +15,7 @@
 #include "util/thread_pool.h"
 
 using namespace rb;
+
 
 TEST(Sha256, KnownVectors) {
     // FIPS 180-4 examples.
@@ -77,4 +80,35 @@ TEST(MappedFile, MissingFileNamesPath) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent/weights.bin"), std::string::npos);
     }
+}
+
+// Only regular files are opened as data: a FIFO is refused by stat before any open (the
+// FifoUnjammer counts opens, and turns a regression into a failure instead of a hang).
+TEST(RegularFiles, FifoDeviceAndFolderAreRefusedNamingThePath) {
+    const std::string dir = test::temp_dir();
+    test::FifoUnjammer fifo(dir + "/pipe");
+    EXPECT_RB_ERROR(read_file(dir + "/pipe"), dir + "/pipe", "is a FIFO (named pipe), expected a regular file");
+    EXPECT_RB_ERROR(MappedFile(dir + "/pipe"), dir + "/pipe", "FIFO");
+    EXPECT_RB_ERROR(sha256_file(dir + "/pipe"), dir + "/pipe", "FIFO");
+    EXPECT_EQ(fifo.readers(), 0);
+    EXPECT_RB_ERROR(read_file("/dev/null"), "/dev/null", "character device");
+    EXPECT_RB_ERROR(MappedFile{dir}, dir, "is a directory");
+    EXPECT_RB_ERROR(read_file(dir + "/missing"), dir + "/missing", "No such file");
+    // A regular file through a symlink is fine.
+    { std::ofstream(dir + "/f") << "abc"; }
+    std::filesystem::create_symlink(dir + "/f", dir + "/link");
+    EXPECT_EQ(read_file(dir + "/link"), "abc");
+    EXPECT_EQ(MappedFile(dir + "/link").size(), 3u);
+}
+
+TEST(RegularFiles, BrokenSymlinksAreNamed) {
+    const std::string dir = test::temp_dir();
+    std::filesystem::create_symlink(dir + "/a", dir + "/b");
+    std::filesystem::create_symlink(dir + "/b", dir + "/a");
+    std::filesystem::create_symlink(dir + "/nothing", dir + "/dangling");
+    EXPECT_RB_ERROR(check_symlink_resolves(dir + "/a"), dir + "/a", "symbolic link", "Too many levels");
+    EXPECT_RB_ERROR(check_symlink_resolves(dir + "/dangling"), dir + "/dangling", "target does not exist");
+    EXPECT_NO_THROW(check_symlink_resolves(dir + "/missing"));  // not a link: the caller decides
+    EXPECT_NO_THROW(check_symlink_resolves(dir));
+    EXPECT_RB_ERROR(read_file(dir + "/a"), dir + "/a");
 }
