@@ -34,6 +34,16 @@ std::string write(const std::string& dir, const std::string& name, const std::st
 
 int lines_of(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
+// A one-model sweep config: `metrics` run at `ctx` ("[64, 512]"), texts when given, `extra`
+// TOML (tables such as [metrics.passkey] or [[methods]]) before [sweep].
+std::string sweep_config(const std::string& dir, const std::string& model, const std::string& metrics,
+                         const std::string& ctx, const std::string& text = "", const std::string& extra = "") {
+    std::string data = text.empty() ? "" : fmt::format("[data]\ntexts = [\"{}\"]\n", text);
+    return write(dir, "c.toml",
+                 fmt::format("[model]\npath = \"{}\"\nthreads = 1\n{}[metrics]\nrun = [\"{}\"]\n{}[sweep]\nctx = {}\n",
+                             model, data, metrics, extra, ctx));
+}
+
 // An empty Hugging Face home and the fake hub as the endpoint.
 struct HubUser : ::testing::Test {
     rb::test::FakeHub hub;
@@ -101,20 +111,8 @@ TEST_F(HubUser, EveryModelCommandTakesAHubId) {
 
 TEST_F(HubUser, SweepOnAHubIdReadsItsGeometryAndRunsEveryExperiment) {
     std::string dir = rb::test::temp_dir();
-    std::string cfg = write(dir, "c.toml", fmt::format(R"([model]
-path = "testorg/tiny"
-threads = 1
-[data]
-texts = ["{}"]
-[metrics]
-run = ["ppl"]
-[sweep]
-ctx = [256, 512]
-[[methods]]
-method = "yarn"
-factor = "ctx / original"
-)",
-                                                       text));
+    std::string cfg = sweep_config(dir, "testorg/tiny", "ppl", "[256, 512]", text,
+                                   "[[methods]]\nmethod = \"yarn\"\nfactor = \"ctx / original\"\n");
     // Dry run: only config.json is fetched (the geometry), no weights.
     auto dry = run_cli({"sweep", cfg, "--dry-run"});
     ASSERT_EQ(dry.status, 0) << dry.err;
@@ -153,19 +151,8 @@ TEST_F(HubUser, RunScriptAsTheReadmeShowsIt) {
 TEST(SweepExit, NonZeroWhenAnExperimentFailsAndReportNamesIt) {
     std::string dir = rb::test::temp_dir();
     // passkey prompts need ~100 tokens: at ctx 64 every passkey experiment fails; at 512 they run.
-    std::string cfg = write(dir, "c.toml", fmt::format(R"([model]
-path = "{}"
-threads = 1
-[metrics]
-run = ["passkey"]
-[metrics.passkey]
-depths = [0.5]
-trials = 1
-[sweep]
-ctx = [64, 512]
-baseline = true
-)",
-                                                       shared_path("data/models/stories260K")));
+    std::string cfg = sweep_config(dir, shared_path("data/models/stories260K"), "passkey", "[64, 512]", "",
+                                   "[metrics.passkey]\ndepths = [0.5]\ntrials = 1\n");
     auto r = run_cli({"sweep", cfg, "--db", dir + "/s.db", "--progress", "lines"});
     EXPECT_EQ(r.status, 1) << r.err;
     EXPECT_NE(r.err.find("error: sweep: 1 of 2 experiments not done (1 failed)"), std::string::npos) << r.err;
@@ -176,14 +163,7 @@ baseline = true
 
 TEST(SweepExit, NothingDoneMeansNoReport) {
     std::string dir = rb::test::temp_dir();
-    std::string cfg = write(dir, "c.toml", fmt::format(R"([model]
-path = "{}"
-[metrics]
-run = ["passkey"]
-[sweep]
-ctx = [64]
-)",
-                                                       shared_path("data/models/stories260K")));
+    std::string cfg = sweep_config(dir, shared_path("data/models/stories260K"), "passkey", "[64]");
     auto r = run_cli({"sweep", cfg, "--db", dir + "/s.db"});
     EXPECT_EQ(r.status, 1);
     auto rep = run_cli({"report", dir + "/s.db", "--out", dir + "/rep"});
@@ -196,17 +176,8 @@ TEST(SweepExit, ACrashingExperimentIsRecordedAndTheGridGoesOn) {
     // Test hook of the fake evaluator: the experiment at ctx 128 raises SIGSEGV in the
     // experiment process. The sweep records it failed (after one retry) and finishes the grid.
     std::string dir = rb::test::temp_dir();
-    std::string cfg = write(dir, "c.toml", fmt::format(R"([model]
-path = "{}"
-[data]
-texts = ["{}"]
-[metrics]
-run = ["ppl"]
-[sweep]
-ctx = [64, 128, 256]
-)",
-                                                       shared_path("data/models/stories260K"),
-                                                       shared_path("data/text/tinystories_valid_sample.txt")));
+    std::string cfg = sweep_config(dir, shared_path("data/models/stories260K"), "ppl", "[64, 128, 256]",
+                                   shared_path("data/text/tinystories_valid_sample.txt"));
     ScopedEnv crash("ROPEBENCH_FAKE_CRASH_CTX", "128");
     auto r = run_cli({"sweep", cfg, "--db", dir + "/s.db", "--fake-eval-ms", "0", "--progress", "lines"});
     EXPECT_EQ(r.status, 1) << r.err;
@@ -224,16 +195,7 @@ ctx = [64, 128, 256]
 TEST(SweepStore, OneStoreOneModel) {
     std::string dir = rb::test::temp_dir();
     auto cfg_for = [&](const std::string& model) {
-        return write(dir, "c.toml", fmt::format(R"([model]
-path = "{}"
-[data]
-texts = ["{}"]
-[metrics]
-run = ["ppl"]
-[sweep]
-ctx = [128]
-)",
-                                                 model, shared_path("data/text/tinystories_valid_sample.txt")));
+        return sweep_config(dir, model, "ppl", "[128]", shared_path("data/text/tinystories_valid_sample.txt"));
     };
     auto a = run_cli({"sweep", cfg_for(shared_path("data/models/stories260K")), "--db", dir + "/s.db"});
     ASSERT_EQ(a.status, 0) << a.err;
