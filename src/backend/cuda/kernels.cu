@@ -466,25 +466,18 @@ __global__ void __launch_bounds__(k_b_threads) attention_bf16_kernel(AttentionAr
     l_a += __shfl_xor_sync(k_full, l_a, 2);
     l_b += __shfl_xor_sync(k_full, l_b, 1);
     l_b += __shfl_xor_sync(k_full, l_b, 2);
-    const int Ra = rm.row0 + ra, Rb = Ra + 8;
-    if (Ra < rm.total_rows) {
-        float* out = a.out + rm.offset(Ra, a.ldo, hd);
-        const float inv = 1.f / l_a;
+    // Rows ra (accumulator halves 0, 1) and ra + 8 (halves 2, 3).
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+        const int R = rm.row0 + ra + 8 * half;
+        if (R >= rm.total_rows) continue;
+        float* out = a.out + rm.offset(R, a.ldo, hd);
+        const float inv = 1.f / (half ? l_b : l_a);
 #pragma unroll
         for (int dt = 0; dt < HDP / 8; dt++) {
             const int d = dt * 8 + 2 * t;
-            if (d < hd) out[d] = o[dt][0] * inv;
-            if (d + 1 < hd) out[d + 1] = o[dt][1] * inv;
-        }
-    }
-    if (Rb < rm.total_rows) {
-        float* out = a.out + rm.offset(Rb, a.ldo, hd);
-        const float inv = 1.f / l_b;
-#pragma unroll
-        for (int dt = 0; dt < HDP / 8; dt++) {
-            const int d = dt * 8 + 2 * t;
-            if (d < hd) out[d] = o[dt][2] * inv;
-            if (d + 1 < hd) out[d + 1] = o[dt][3] * inv;
+            if (d < hd) out[d] = o[dt][2 * half] * inv;
+            if (d + 1 < hd) out[d + 1] = o[dt][2 * half + 1] * inv;
         }
     }
 }

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "backend/backend.h"
@@ -23,6 +24,9 @@ struct BackendParam {
     /// Undoes global state `make` set (cpu: the forced ISA level); may be empty.
     std::function<void()> restore;
 };
+
+/// gtest prints the parameter in test listings and failures: its name, not its bytes.
+inline void PrintTo(const BackendParam& p, std::ostream* os) { *os << p.name; }
 
 class BackendOps : public ::testing::TestWithParam<BackendParam> {
 protected:

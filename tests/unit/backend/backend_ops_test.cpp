@@ -11,7 +11,9 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "common/test_util.h"
 #include "unit/backend/backend_ops.h"
+#include "unit/backend/round_bf16.h"
 
 namespace rb::test {
 namespace {
@@ -21,19 +23,6 @@ using backend::WeightType;
 
 const double k_u = std::ldexp(1.0, -24);  // f32 unit roundoff
 const double k_u_bf16 = std::ldexp(1.0, -8);  // bf16 unit roundoff: 8-bit significand, round to nearest: 2^(1-8)/2
-
-std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
-
-std::vector<float> round_bf16(std::vector<float> v) {
-    for (auto& x : v) x = cpu::bf16_to_f32(cpu::f32_to_bf16(x));
-    return v;
-}
 
 /// A backend buffer (freed with the test), filled from the host or left uninitialised.
 class Buf {

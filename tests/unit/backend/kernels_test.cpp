@@ -9,11 +9,15 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "common/test_util.h"
+#include "unit/backend/round_bf16.h"
 
 namespace rb::cpu {
 namespace {
 
 using backend::WeightType;
+using test::random_vec;
+using test::round_bf16;
 
 std::vector<Isa> supported_levels() {
     std::vector<Isa> out;
@@ -27,20 +31,6 @@ struct IsaGuard {
     explicit IsaGuard(Isa i) { force_isa(i); }
     ~IsaGuard() { force_isa(Isa::avx512bf16); }
 };
-
-std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
-
-std::vector<float> round_bf16(const std::vector<float>& v) {
-    std::vector<float> r(v.size());
-    for (size_t i = 0; i < v.size(); i++) r[i] = bf16_to_f32(f32_to_bf16(v[i]));
-    return r;
-}
 
 TEST(CpuFeatures, DetectionIsSane) {
     const Isa d = detected_isa();
