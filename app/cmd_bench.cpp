@@ -204,9 +204,9 @@ CommandRegistrar reg("bench", 90, [](CLI::App& app) -> std::function<int()> {
                              {"read_gbs", gbs},
                              {"pct_read_bandwidth", bw > 0 ? 100 * gbs / bw : 0.0}};
             if (!a->json)
-                fmt::print("decode after a {}-token prompt: {:.1f} tokens/s (median step; mean {:.1f}), {:.1f} GB/s = {:.0f}% of the "
-                           "measured read bandwidth\n",
-                           P, 1.0 / med, a->decode / total, gbs, bw > 0 ? 100 * gbs / bw : 0.0);
+                fmt::print("decode after a {}-token prompt: {:.1f} tokens/s (median step; mean {:.1f}), {:.1f} GB/s{}\n", P,
+                           1.0 / med, a->decode / total, gbs,
+                           bw > 0 ? fmt::format(" = {:.0f}% of the measured read bandwidth", 100 * gbs / bw) : "");
         }
         out["peak_rss_gib"] = peak_rss_gib();
         if (a->json)
