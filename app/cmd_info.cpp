@@ -2,14 +2,16 @@
 // settings as stored, tokenizer source) and the memory a forward pass needs per context.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
 #include "command.h"
 #include "formats/checkpoint.h"
 #include "hub/hub.h"
-#include "model/memory.h"
+#include "formats/memory_estimate.h"
 #include "util/error.h"
+#include "util/mapped_file.h"
 
 namespace rb::app {
 namespace {
@@ -38,7 +40,11 @@ std::string grouped(uint64_t n) {
 }
 
 nlohmann::json memory_json(const MemoryEstimate& m) {
-    return {{"weights", m.weights}, {"kv_cache", m.kv_cache}, {"working", m.working}, {"total", m.total()}};
+    return {{"weights", m.weights},
+            {"kv_cache", m.kv_cache},
+            {"working", m.working},
+            {"loading", m.loading},
+            {"total", m.total()}};
 }
 
 int run_info(const InfoArgs& a) {
@@ -54,6 +60,8 @@ int run_info(const InfoArgs& a) {
         params += n;
         dtypes[dtype_name(t.dtype)]++;
     }
+    // What the file stores per parameter, for the load transient of the memory estimate.
+    const double file_bpw = double(ck->weight_bytes()) / double(std::max<uint64_t>(1, params));
     std::string tok_source = "none";
     nlohmann::json tok_json = {{"source", "none"}};
     if (auto p = ck->tokenizer_model_path()) {
@@ -62,6 +70,10 @@ int run_info(const InfoArgs& a) {
     } else if (auto v = ck->gguf_vocab()) {
         tok_source = fmt::format("embedded in GGUF (tokenizer.ggml.model '{}', {} tokens)", v->model, v->tokens.size());
         tok_json = {{"source", "gguf"}, {"model", v->model}, {"tokens", v->tokens.size()}};
+    } else if (ck->format() != "gguf" && file_exists(ck->path() + "/tokenizer.json")) {
+        const std::string p = ck->path() + "/tokenizer.json";
+        tok_source = p + " (Hugging Face BPE)";
+        tok_json = {{"source", "tokenizer.json"}, {"path", p}};
     }
 
     if (a.json) {
@@ -70,12 +82,13 @@ int run_info(const InfoArgs& a) {
         nlohmann::json mem = nlohmann::json::array();
         for (int64_t L : k_info_ctx)
             mem.push_back({{"ctx", L},
-                           {"f32", memory_json(estimate_forward_memory(c, L, 4))},
-                           {"bf16", memory_json(estimate_forward_memory(c, L, 2))}});
+                           {"f32", memory_json(estimate_forward_memory(c, L, 4, file_bpw))},
+                           {"bf16", memory_json(estimate_forward_memory(c, L, 2, file_bpw))}});
         nlohmann::json out = {
             {"model", a.model},
             {"path", ck->path()},
             {"format", ck->format()},
+            {"quantisation", quantisation(*ck)},
             {"architecture", c.architecture},
             {"model_type", c.model_type},
             {"parameters", params},
@@ -113,6 +126,7 @@ int run_info(const InfoArgs& a) {
     row("model", ck->path());
     row("format", ck->format());
     row("architecture", fmt::format("{} ({})", c.architecture, c.model_type));
+    row("quantisation", quantisation(*ck));
     row("parameters", fmt::format("{} ({:.3f} M)", grouped(params), double(params) / 1e6));
     row("weight bytes", fmt::format("{} ({})", grouped(ck->weight_bytes()), human_bytes(ck->weight_bytes())));
     row("dtypes", dt_text.empty() ? "none" : dt_text + " tensors");
@@ -133,11 +147,11 @@ int run_info(const InfoArgs& a) {
     row("tied embeddings", c.tie_word_embeddings ? "yes" : "no");
     row("bos / eos", fmt::format("{} / {}", c.bos_id, c.eos_id));
     row("tokenizer", tok_source);
-    fmt::print("\nmemory for one forward pass (estimate: weights + f32 KV cache + one layer's activations "
-               "+ 64 MiB scratch)\n");
+    fmt::print("\npeak memory of one forward pass (estimate: weights + the larger of the load transient and "
+               "f32 KV cache + activations + 64 MiB)\n");
     fmt::print("{:>8}  {:>12}  {:>12}  {:>12}  {:>12}\n", "ctx", "f32 total", "bf16 total", "kv cache", "working");
     for (int64_t L : k_info_ctx) {
-        MemoryEstimate f = estimate_forward_memory(c, L, 4), b = estimate_forward_memory(c, L, 2);
+        MemoryEstimate f = estimate_forward_memory(c, L, 4, file_bpw), b = estimate_forward_memory(c, L, 2, file_bpw);
         fmt::print("{:>8}  {:>12}  {:>12}  {:>12}  {:>12}\n", L, human_bytes(f.total()), human_bytes(b.total()),
                    human_bytes(f.kv_cache), human_bytes(f.working));
     }

@@ -14,6 +14,7 @@
 #include "rope/rope.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "report/figures.h"
 #include "util/plot.h"
 
 namespace rb::app {
@@ -82,25 +83,21 @@ void print_text(const Row& r, int seq_len) {
                    r.t.inv_freq[i] / r.plain[i]);
 }
 
+// The report's rope panel (report/figures.h) through the one plot engine (util/plot).
 void draw_plot(const std::vector<Row>& rows, const std::string& path) {
-    plot::LineChart ch;
     const RopeGeometry& g = rows.front().cfg.geometry;
-    ch.title = fmt::format("RoPE scale factor per dimension pair (head_dim {}, theta {:g})", g.head_dim, g.rope_theta);
-    ch.x_label = "dimension pair index i (high frequency -> low frequency)";
-    ch.y_label = "scale factor = plain inv_freq / scaled inv_freq (log)";
-    ch.log_y = true;
+    std::vector<report::RopeCurve> curves;
     for (const Row& r : rows) {
-        plot::Series s;
-        s.label = rope_config_label(r.cfg);
-        if (r.t.attention_factor != 1.0) s.label += fmt::format(" (attn {:.4g})", r.t.attention_factor);
-        for (size_t i = 0; i < r.t.inv_freq.size(); i++) {
-            s.x.push_back(static_cast<double>(i));
-            s.y.push_back(r.plain[i] / r.t.inv_freq[i]);
-        }
-        s.markers = r.t.inv_freq.size() <= 16;
-        ch.series.push_back(std::move(s));
+        report::RopeCurve c{rope_config_label(r.cfg), r.t, r.plain, std::nullopt, false};
+        if (r.t.attention_factor != 1.0) c.label += fmt::format(" (attn {:.4g})", r.t.attention_factor);
+        curves.push_back(std::move(c));
     }
-    plot::save_line_chart(ch, path);
+    plot::LineFigure f;
+    f.title = fmt::format("RoPE scale factor per dimension pair (head_dim {}, theta {:g})", g.head_dim, g.rope_theta);
+    f.panels = {report::rope_scale_panel(curves)};
+    f.width = 1100;
+    f.height = 560;
+    plot::save_figure(path, f.width, f.height, [f](cairo_t* cr) { plot::draw_lines(cr, f); });
     log_info("wrote {}", path);
 }
 

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -38,6 +40,9 @@ struct SweepArgs {
     bool no_memory_check = false;
     std::string model;      // --model: replaces [model] path
     std::vector<int> ctx;   // --ctx: replaces [sweep] ctx
+    std::optional<int> threads;  // --threads: replaces [model] threads
+    bool offline = false;   // --offline: hub ids from the local cache only
+    bool in_process = false;  // --in-process: run experiments in this process (no crash isolation)
     int fake_eval_ms = -1;  // test hook (docs/sweep.md): a deterministic stand-in for run_eval
 };
 
@@ -47,6 +52,8 @@ sweep::Runner fake_runner(int ms) {
     sweep::Runner r;
     r.identity = [](const EvalSpec& s) { return nlohmann::json{{"fake_eval", sweep::spec_to_json(s)}}; };
     r.run = [ms](const EvalSpec& s) {
+        // Test hook: a crash (SIGSEGV) in the experiment at this context length.
+        if (const char* c = std::getenv("ROPEBENCH_FAKE_CRASH_CTX"); c && std::atoi(c) == s.ctx) std::raise(SIGSEGV);
         auto t0 = std::chrono::steady_clock::now();
         if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
         std::string h = sha256_hex(nlohmann::json{{"fake_eval", sweep::spec_to_json(s)}}.dump());
@@ -86,6 +93,11 @@ CommandRegistrar reg("sweep", 80, [](CLI::App& app) -> std::function<int()> {
     sub->add_flag("--no-memory-check", a->no_memory_check, "run experiments even when their memory estimate exceeds the limit");
     sub->add_option("--model", a->model, "replace the config's [model] path (a checkpoint folder, .gguf or hub id)");
     sub->add_option("--ctx", a->ctx, "replace the config's context lengths (comma-separated)")->delimiter(',');
+    sub->add_option("-t,--threads", a->threads, "threads per experiment, 0 = all cores, at most 1024 (replaces [model] threads)")
+        ->check(thread_count_validator());
+    sub->add_flag("--offline", a->offline, "hub ids: use only the local Hugging Face cache (also HF_HUB_OFFLINE=1)");
+    sub->add_flag("--in-process", a->in_process,
+                  "run experiments in this process instead of a child process (a crash then ends the sweep)");
     sub->add_option("--fake-eval-ms", a->fake_eval_ms, "")->group("");  // hidden test hook
     return [a]() {
         // Under mpirun with K > 1 ranks: ranks 1..K-1 serve experiments, rank 0 runs the
@@ -119,6 +131,7 @@ CommandRegistrar reg_exec("sweep-exec", 1000, [](CLI::App& app) -> std::function
     auto* sub = app.add_subcommand("sweep-exec", "");
     sub->group("");
     return []() {
+        sweep::die_with_parent();
         ModelCache cache;
         sweep::Runner real;
         real.run = [&cache](const EvalSpec& s) { return run_eval(s, cache); };
@@ -136,19 +149,16 @@ CommandRegistrar reg_exec("sweep-exec", 1000, [](CLI::App& app) -> std::function
 });
 
 int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_started) {
-    sweep::SweepConfig cfg = sweep::load_sweep_config(a.config);
-    if (!a.model.empty()) {
-        // Geometry from the replacement checkpoint (downloaded if it is a hub id).
-        cfg.model = a.model;
-        cfg.model_is_hub = !file_exists(a.model);
-        cfg.model_config = Checkpoint::open(hub::resolve_model_path(a.model))->config();
-        cfg.geometry_source = "checkpoint (--model)";
-    }
-    if (!a.ctx.empty()) {
-        for (int c : a.ctx)
-            if (c < 2) throw UsageError("--ctx: context lengths must be at least 2, got {}", c);
-        cfg.ctx = a.ctx;
-    }
+    if (a.offline) hub::default_options().offline = true;
+    sweep::ConfigOverrides ov;
+    ov.model = a.model;
+    ov.ctx = a.ctx;
+    ov.threads = a.threads;
+    // A hub id's geometry comes from its own config.json (cached, or fetched alone).
+    auto fetch_config = [](const std::string& id) {
+        return hub::resolve_hub_config(*hub::parse_hub_id(id), hub::default_options());
+    };
+    sweep::SweepConfig cfg = sweep::load_sweep_config(a.config, ov, fetch_config);
     if (a.gflops > 0) cfg.gflops = a.gflops;
     sweep::Shard shard;
     if (!a.shard.empty()) shard = sweep::parse_shard(a.shard);
@@ -171,12 +181,20 @@ int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_s
         return 0;
     }
     ThreadPool::set_default_threads(cfg.threads);
-    if (a.fake_eval_ms < 0 && cfg.model_is_hub) {
+    if (a.fake_eval_ms < 0) {
+        // Every checkpoint the grid names, resolved once (hub ids: downloaded or from the cache).
+        const std::string where = a.model.empty() ? cfg.path + ": model.path" : std::string("--model");
         try {
-            Checkpoint::open(hub::resolve_model_path(cfg.model));
+            cfg.model_path = hub::resolve_model_path(cfg.model);
         } catch (const Error& e) {
-            throw Error("{}: model.path: '{}' is a hub id that is not available locally ({}); dry runs work without it",
-                        cfg.path, cfg.model, e.what());
+            throw Error("{}: {} (dry runs work without the weights)", where, e.what());
+        }
+        if (!cfg.longppl.evaluator.path.empty()) {
+            try {
+                cfg.longppl.evaluator.path = hub::resolve_model_path(cfg.longppl.evaluator.name);
+            } catch (const Error& e) {
+                throw Error("{}: metrics.longppl.evaluator: {}", cfg.path, e.what());
+            }
         }
     }
     sweep::SweepOptions opts;
@@ -187,19 +205,29 @@ int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_s
     opts.progress = a.progress == "bar" ? 1 : a.progress == "lines" ? 0 : -1;
     opts.check_memory = !a.no_memory_check;
     std::unique_ptr<sweep::WorkerPool> pool;
+    const nlohmann::json settings = {{"threads", cfg.threads}, {"fake_eval_ms", a.fake_eval_ms}};
     if (world) {
-        pool = sweep::mpi::make_pool(*world, {{"threads", cfg.threads}, {"fake_eval_ms", a.fake_eval_ms}});
+        pool = sweep::mpi::make_pool(*world, settings);
         log_info("sweep: MPI with {} ranks: rank 0 keeps the store, {} worker(s) run experiments", world->size(),
                  world->size() - 1);
         pool_started = true;
+    } else if (!a.in_process) {
+        pool = sweep::make_child_pool({sweep::self_executable(), "sweep-exec"}, settings);
     }
     auto sum = sweep::run_sweep(cfg, runner, opts, pool.get());
     fmt::print(stderr, "sweep: {} experiments: {} done, {} failed ({} run now, {} were already done) in {}; store {}\n",
                sum.total, sum.done, sum.failed, sum.ran, sum.skipped_done, sweep::human_seconds(sum.wall_s), opts.db);
-    if (int other = sum.total - sum.done - sum.failed; other > 0)
+    const int other = sum.total - sum.done - sum.failed;
+    if (other > 0)
         fmt::print(stderr, "sweep: {} experiment(s) are still claimed by another live process on this store; rerun when it "
                            "has ended to run them\n", other);
-    return 0;
+    if (sum.done == sum.total) return 0;
+    // Exit 0 means the whole grid is done; the store keeps everything either way.
+    fmt::print(stderr, "error: sweep: {} of {} experiments not done ({} failed{}); the store {} keeps every result and "
+                       "error (`ropebench report` names them; --retry-failed reruns the failed ones)\n",
+               sum.total - sum.done, sum.total, sum.failed, other > 0 ? fmt::format(", {} still running elsewhere", other) : "",
+               opts.db);
+    return 1;
 }
 
 }  // namespace

@@ -40,6 +40,10 @@ struct ModelOptions {
 
 /// Adds MODEL (positional) and the shared model flags to `sub`.
 void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required = true);
+/// 0..1024 (0 = all cores); the message names the value.
+CLI::Validator thread_count_validator();
+/// Adds -t/--threads (0 = all cores, 1..1024; anything else is a usage error, exit 2).
+CLI::Option* add_threads_option(CLI::App* sub, int& threads);
 /// Applies --threads to the global pool. Call once at the start of a command.
 void apply_threads(const ModelOptions& o);
 /// The library's load options for these flags.

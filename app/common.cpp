@@ -5,6 +5,7 @@
 
 #include "command.h"
 #include "hub/hub.h"
+#include "rope/methods_table.h"
 #include "util/thread_pool.h"
 
 namespace rb::app {
@@ -13,13 +14,36 @@ void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required) {
     auto* m = sub->add_option("MODEL", o.model, "checkpoint folder, .gguf file, or hub id org/name");
     if (model_required) m->required();
     sub->add_option("--rope-scaling", o.rope_scaling,
-                    "rope_scaling JSON as config.json spells it, or 'none' (replaces the checkpoint's own)");
+                    "rope_scaling JSON as config.json spells it (replaces the checkpoint's own), 'none' (plain "
+                    "RoPE) or 'native' (the checkpoint's own, the default)");
     sub->add_option("--rope-theta", o.rope_theta, "override the RoPE base");
     sub->add_option("--dtype", o.dtype, "weight/compute type: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
     sub->add_option("--backend", o.backend, "compute backend")->check(CLI::IsMember({"cpu", "cuda"}));
-    sub->add_option("-t,--threads", o.threads, "threads (default: all cores)")->check(CLI::NonNegativeNumber);
+    add_threads_option(sub, o.threads);
     sub->add_flag("--offline", o.offline, "use only the local Hugging Face cache (also HF_HUB_OFFLINE=1)");
     sub->add_option("--gguf-file", o.gguf_file, "with a hub id: fetch only this GGUF file");
+}
+
+CLI::Validator thread_count_validator() {
+    // Checked before anything starts threads; CLI11's own range message is a paragraph.
+    return CLI::Validator(
+        [](std::string& v) -> std::string {
+            long long n = 0;
+            size_t end = 0;
+            try {
+                n = std::stoll(v, &end);
+            } catch (const std::exception&) {
+                end = 0;
+            }
+            if (end == 0 || end != v.size()) return "expected a whole number, got '" + v + "'";
+            return ThreadPool::check_thread_count(n);
+        },
+        "0..1024");
+}
+
+CLI::Option* add_threads_option(CLI::App* sub, int& threads) {
+    return sub->add_option("-t,--threads", threads, "threads, 0 = all cores (default), at most 1024")
+        ->check(thread_count_validator());
 }
 
 void apply_threads(const ModelOptions& o) { ThreadPool::set_default_threads(o.threads); }
@@ -28,7 +52,8 @@ LoadOptions load_options(const ModelOptions& o) {
     if (o.offline) hub::default_options().offline = true;
     hub::default_options().gguf_file = o.gguf_file;
     LoadOptions l;
-    l.path = o.model;
+    l.name = o.model;
+    l.path = hub::resolve_model_path(o.model);  // the one resolver: folder, .gguf or hub id
     l.rope_scaling = o.rope_scaling;
     l.rope_theta = o.rope_theta;
     l.wtype = o.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;

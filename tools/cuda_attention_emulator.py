@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Emulates attention_bf16_kernel (src/backend/cuda/kernels.cu) on the CPU, lane by lane, with the
 PTX mma.m16n8k16 fragment layouts and bf16 rounding, against a float64 reference: a check of the
-kernel's index logic (tiles, fragments, masking, padding, GQA rows, online softmax) for machines
+kernel's index logic (tiles, fragments, masking, padding, GQA rows, sliding window, online softmax) for machines
 without a GPU. Mirror any change to the kernel here. Slow (pure Python loops): a few minutes.
 Not used by the tests. Usage: /usr/bin/python3 tools/cuda_attention_emulator.py
 """
@@ -39,7 +39,7 @@ def mma(c, a, b0, b1):
         out[lane] = [D[g, 2*t], D[g, 2*t+1], D[g+8, 2*t], D[g+8, 2*t+1]]
     return out
 
-def kernel(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, out, ldo, HDP):
+def kernel(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, out, ldo, HDP, window):
     G = H // KV; total = n * G
     blocks = (total + BM - 1) // BM
     qs, vs = HDP + 8, BN + 8
@@ -48,6 +48,8 @@ def kernel(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, out, ldo, HDP):
         for bx in range(blocks):
             row0 = (blocks - 1 - bx) * BM
             p_last = min(n - 1, (row0 + BM - 1) // G); kv_len = pos0 + p_last + 1
+            def first_key(R): return max(0, pos0 + R // G - window + 1) if window > 0 else 0
+            kv_first = first_key(row0) // BN * BN
             kb = kc[kvh * cap * hd:]; vb = vc[kvh * cap * hd:]
             def off(R, ld): return (R // G) * ld + (kvh * G + R % G) * hd
             sq = np.zeros(BM * qs, np.float32)
@@ -69,7 +71,9 @@ def kernel(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, out, ldo, HDP):
                 l_a = np.zeros(32, np.float32); l_b = l_a.copy()
                 lim_a = np.array([pos0 + (row0 + warp*16 + (l >> 2)) // G for l in range(32)])
                 lim_b = np.array([pos0 + (row0 + warp*16 + (l >> 2) + 8) // G for l in range(32)])
-                for k0 in range(0, kv_len, BN):
+                lo_a = np.array([first_key(row0 + warp*16 + (l >> 2)) for l in range(32)])
+                lo_b = np.array([first_key(row0 + warp*16 + (l >> 2) + 8) for l in range(32)])
+                for k0 in range(kv_first, kv_len, BN):
                     sk = np.zeros(BN * qs, np.float32); svt = np.zeros(HDP * vs, np.float32)
                     chunks = HDP // 4; loads = BN * chunks // THREADS
                     for tid in range(THREADS):
@@ -94,8 +98,8 @@ def kernel(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, out, ldo, HDP):
                         for e in range(2):
                             for lane in range(32):
                                 t = lane & 3; key = k0 + nt*8 + 2*t + e
-                                s[nt, lane, e] = s[nt, lane, e] * l2 if key <= lim_a[lane] else -np.inf
-                                s[nt, lane, 2+e] = s[nt, lane, 2+e] * l2 if key <= lim_b[lane] else -np.inf
+                                s[nt, lane, e] = s[nt, lane, e] * l2 if lo_a[lane] <= key <= lim_a[lane] else -np.inf
+                                s[nt, lane, 2+e] = s[nt, lane, 2+e] * l2 if lo_b[lane] <= key <= lim_b[lane] else -np.inf
                             mx_a = np.maximum(mx_a, s[nt, :, e]); mx_b = np.maximum(mx_b, s[nt, :, 2+e])
                     def quad(v, op):
                         v = op(v, v[np.arange(32) ^ 1]); return op(v, v[np.arange(32) ^ 2])
@@ -128,19 +132,22 @@ def kernel(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, out, ldo, HDP):
                             if d < hd: out[ob + d] = o[dt, lane, 2*half] * inv
                             if d + 1 < hd: out[ob + d + 1] = o[dt, lane, 2*half + 1] * inv
 
-def ref(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, ldo):
+def ref(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, ldo, window):
     G = H // KV; out = np.full(n * ldo, -777.0)
     for i in range(n):
         for h in range(H):
             kvh = h // G; qi = q[i*ldq + h*hd: i*ldq + h*hd + hd].astype(np.float64)
             K = kc[kvh*cap*hd:].reshape(-1)[: (pos0+i+1)*hd].reshape(-1, hd).astype(np.float64)
             V = vc[kvh*cap*hd:].reshape(-1)[: (pos0+i+1)*hd].reshape(-1, hd).astype(np.float64)
+            first = max(0, pos0 + i - window + 1) if window > 0 else 0
+            K = K[first:]; V = V[first:]
             s = K @ qi * scale; p = np.exp(s - s.max()); o = p @ V / p.sum()
             out[i*ldo + h*hd: i*ldo + h*hd + hd] = o
     return out
 
 worst = 0.0
-for (n, pos0, H, KV, hd, HDP) in [(5, 70, 4, 2, 16, 16), (20, 10, 6, 2, 8, 16), (3, 0, 2, 1, 32, 32), (17, 60, 8, 1, 64, 64)]:
+for (n, pos0, H, KV, hd, HDP, window) in [(5, 70, 4, 2, 16, 16, 0), (20, 10, 6, 2, 8, 16, 0), (3, 0, 2, 1, 32, 32, 0),
+                                         (17, 60, 8, 1, 64, 64, 0), (20, 140, 8, 1, 16, 16, 30), (9, 3, 4, 2, 8, 16, 1)]:
     rng = np.random.default_rng(n + hd)
     cap = pos0 + n + 3; ldq = H*hd + 2; ldo = H*hd + 5
     q = bf16(rng.uniform(-3, 3, n*ldq)); kc = bf16(rng.uniform(-1, 1, KV*cap*hd)); vc = bf16(rng.uniform(-1, 1, KV*cap*hd))
@@ -148,10 +155,10 @@ for (n, pos0, H, KV, hd, HDP) in [(5, 70, 4, 2, 16, 16), (20, 10, 6, 2, 8, 16), 
         kc[(hh*cap + pos0 + n)*hd:(hh*cap + cap)*hd] = np.nan; vc[(hh*cap + pos0 + n)*hd:(hh*cap + cap)*hd] = np.nan
     scale = np.float32(1 / np.sqrt(hd))
     out = np.full(n*ldo, -777.0, np.float32)
-    kernel(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, out, ldo, HDP)
-    r = ref(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, ldo)
+    kernel(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, out, ldo, HDP, window)
+    r = ref(q, ldq, n, pos0, kc, vc, cap, H, KV, hd, scale, ldo, window)
     err = np.nanmax(np.abs(out - r)) if not np.isnan(out).any() else float('nan')
-    print(f"n={n} pos0={pos0} H={H} KV={KV} hd={hd} HDP={HDP}: max err {err:.2e}", flush=True)
+    print(f"n={n} pos0={pos0} H={H} KV={KV} hd={hd} HDP={HDP} window={window}: max err {err:.2e}", flush=True)
     worst = max(worst, err) if err == err else float("inf")
 # The backend-ops test's bf16 attention tolerance (tests/unit/backend/backend_ops_test.cpp).
 print("OK" if worst <= 4e-3 else "FAIL", f"(worst {worst:.2e}, tolerance 4e-3)")

@@ -52,6 +52,14 @@ public:
     /// y[n, dim] = x / rms(x) * g   (rms over dim, eps inside the sqrt; y may alias x)
     virtual void rmsnorm(const float* x, const float* g, float* y, int n, int dim, float eps) = 0;
 
+    /// In place, the same RMSNorm on every head of x[n, heads, head_dim] (row stride ldx), one
+    /// weight g[head_dim] for all heads (Qwen3's q_norm / k_norm before RoPE).
+    virtual void rmsnorm_heads(float* x, int n, int ldx, int heads, int head_dim, const float* g, float eps) = 0;
+
+    /// x[i, 0:dim] += b[0:dim] for each of the n rows of x (row stride ldx); b is a backend
+    /// buffer (Qwen2's q/k/v projection biases).
+    virtual void add_bias(float* x, int n, int ldx, const float* b, int dim) = 0;
+
     /// In place, rotate_half layout on each head of x[n, heads, head_dim] (row stride ldx):
     /// for j < rot/2: (x_j, x_{j+rot/2}) rotated by the angle whose cos/sin are
     /// cos[i, j], sin[i, j] (backend buffers [n, rot/2] for the n rows, built on the host by
@@ -66,9 +74,11 @@ public:
     /// Memory does not grow with n × positions (online softmax over key tiles).
     /// `bf16`: the model runs in bf16; the backend may take its products in bf16 (inputs
     /// rounded to bf16, f32 accumulation and softmax), as bf16 frameworks do.
+    /// `window` > 0: sliding-window attention, the query at position p sees keys
+    /// max(0, p - window + 1) .. p (transformers' sliding_window: kv > q - window); 0 = keys 0 .. p.
     virtual void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache,
                            int cap, int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo,
-                           bool bf16) = 0;
+                           bool bf16, int window) = 0;
 
     /// Writes k/v rows [n, KV, hd] (row strides ldk, ldv) into caches [KV, cap, hd] at pos0.
     virtual void store_kv(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache,
@@ -110,6 +120,12 @@ struct BackendOptions {
     int threads = 0;           // cpu: 0 = all cores
     std::string isa;           // cpu: force a kernel level ("avx512bf16", "avx512", "avx2", "scalar"); "" = best
 };
+
+/// The compute ceiling a throughput estimate scales (sweep time estimates): for "cpu", the
+/// peak of a `vdpbf16ps` loop when `bf16` and the CPU has AVX512_BF16, else of an FMA loop,
+/// measured now on `threads` threads for `seconds`. `what` (may be nullptr) names the loop.
+double measure_compute_peak_gflops(const std::string& backend, bool bf16, int threads, double seconds,
+                                   std::string* what = nullptr);
 
 /// Creates a backend; throws Error for an unknown or unavailable one.
 std::unique_ptr<Backend> make_backend(const BackendOptions& opts);

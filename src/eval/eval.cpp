@@ -13,7 +13,7 @@
 #include "eval/longppl.h"
 #include "eval/passkey.h"
 #include "eval/perplexity.h"
-#include "eval/stats.h"
+#include "util/stats.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -93,9 +93,9 @@ json rope_json(const RopeConfig& rope, const json& given, int ctx) {
 
 json nullable(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
-json interval_json(const std::optional<Interval>& iv) {
-    if (!iv) return nullptr;
-    return json::array({iv->lo, iv->hi});
+json interval_json(const Interval& iv) {
+    if (!iv.defined()) return nullptr;
+    return json::array({*iv.lo, *iv.hi});
 }
 
 std::vector<std::string> sorted_metrics(const std::vector<std::string>& m) {
@@ -144,7 +144,7 @@ void add_bootstrap(json& out, const std::vector<double>& nll, const std::vector<
                    uint64_t seed, const char* what) {
     auto b = bootstrap_pooled_ppl(nll, cnt, resamples, seed);
     if (b) {
-        out["ci95"] = {b->ci.lo, b->ci.hi};
+        out["ci95"] = interval_json(b->ci);
     } else {
         out["ci95"] = nullptr;
         out["ci95_note"] = resamples < 1 ? std::string("undefined: bootstrap disabled (--bootstrap 0)")
@@ -167,11 +167,11 @@ json model_identity(const LoadOptions& opts) {
     return identity_of(*ck, *tok, opts.wtype);
 }
 
-LoadedModel& ModelCache::get(const LoadOptions& opts) {
+LoadedModel& ModelCache::get(const LoadOptions& opts, int64_t ctx) {
     const std::string k = cache_key(opts);
     auto it = m_models.find(k);
     if (it == m_models.end()) {
-        it = m_models.emplace(k, std::make_unique<LoadedModel>(load_model(opts))).first;
+        it = m_models.emplace(k, std::make_unique<LoadedModel>(load_model(opts, ctx))).first;
     } else {
         LoadedModel& lm = *it->second;
         lm.rope = resolve_rope(lm.ckpt->config(), opts.rope_scaling, opts.rope_theta, &lm.rope_given);
@@ -248,7 +248,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
     std::vector<DataFile> files;
     if (has(metrics, "ppl") || has(metrics, "longppl")) docs = load_documents(spec.texts, spec.split ? 0 : spec.max_docs, &files);
 
-    LoadedModel& lm = cache.get(spec.model);
+    LoadedModel& lm = cache.get(spec.model, spec.ctx);
     const RopeConfig rope = lm.rope;
     const json rope_given = lm.rope_given;
     const json ident = identity_of(*lm.ckpt, *lm.tokenizer, spec.model.wtype);
@@ -256,8 +256,10 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
     json rec;
     rec["schema"] = k_schema;
     rec["software"] = {{"name", "ropebench"}, {"version", ROPEBENCH_VERSION}, {"git", rb::git_describe()}};
-    rec["model"] = {{"path", spec.model.path},
+    rec["model"] = {{"path", spec.model.name.empty() ? spec.model.path : spec.model.name},
+                    {"local_path", spec.model.path},
                     {"format", lm.ckpt->format()},
+                    {"quantisation", quantisation(*lm.ckpt)},
                     {"config_hash", ident["config_hash"]},
                     {"weights_fingerprint", ident["weights"]},
                     {"tokenizer", ident["tokenizer"]},
@@ -344,7 +346,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                                  {"trials", d.trials},
                                  {"correct", d.correct},
                                  {"accuracy", static_cast<double>(d.correct) / d.trials},
-                                 {"ci95", interval_json(wilson_interval(d.correct, d.trials))}});
+                                 {"ci95", interval_json(wilson(d.correct, d.trials))}});
         json per_trial = json::array();
         for (const auto& t : r.trials)
             per_trial.push_back({{"depth", t.depth},
@@ -359,7 +361,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         json o = {{"accuracy", r.accuracy()},
                   {"trials", r.n_trials},
                   {"correct", r.n_correct},
-                  {"ci95", interval_json(wilson_interval(r.n_correct, r.n_trials))},
+                  {"ci95", interval_json(wilson(r.n_correct, r.n_trials))},
                   {"ci95_method", "wilson"},
                   {"depths", depths},
                   {"trials_per_depth", ps.trials},
@@ -380,7 +382,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
     if (has(metrics, "longppl")) {
         const auto t0 = clock::now();
         const LongPplSpec& ls = spec.longppl;
-        LoadedModel& ev = cache.get(ls.evaluator);
+        LoadedModel& ev = cache.get(ls.evaluator, spec.ctx);
         const json eident = identity_of(*ev.ckpt, *ev.tokenizer, ls.evaluator.wtype);
         // The evaluator's LoadedModel may be the model's own (same cache entry): take what
         // we need from it now.
@@ -445,7 +447,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         out["skipped"] = r.skipped;
         out["documents_without_key"] = r.without_key;
         add_bootstrap(out, nll, cnt, spec.bootstrap_resamples, spec.seed, "documents with key tokens");
-        out["evaluator"] = {{"path", ls.evaluator.path},
+        out["evaluator"] = {{"path", ls.evaluator.name.empty() ? ls.evaluator.path : ls.evaluator.name},
                             {"config_hash", eident["config_hash"]},
                             {"weights_fingerprint", eident["weights"]},
                             {"tokenizer", eident["tokenizer"]},

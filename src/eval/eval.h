@@ -62,7 +62,8 @@ nlohmann::json model_identity(const LoadOptions& opts);
 class ModelCache {
 public:
     /// The loaded checkpoint; its `rope`/`rope_given` are re-resolved for opts on every call.
-    LoadedModel& get(const LoadOptions& opts);
+    /// Loads on first use, refusing up front a `ctx`-token window that would not fit in memory.
+    LoadedModel& get(const LoadOptions& opts, int64_t ctx = 0);
     void clear() { m_models.clear(); }
 
 private:

@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "eval/lm.h"
-#include "eval/stats.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rb {

@@ -1,5 +1,6 @@
 #include "formats/checkpoint.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include "formats/gguf.h"
 #include "formats/safetensors.h"
 #include "util/error.h"
+#include "util/json.h"
 #include "util/mapped_file.h"
 
 namespace rb {
@@ -21,8 +23,28 @@ const char* dtype_name(DType t) {
         case DType::f16: return "f16";
         case DType::bf16: return "bf16";
         case DType::q8_0: return "q8_0";
+        case DType::q4_0: return "q4_0";
+        case DType::q4_k: return "q4_k";
+        case DType::q5_k: return "q5_k";
+        case DType::q6_k: return "q6_k";
     }
     return "?";
+}
+
+std::string quantisation(const Checkpoint& ck) {
+    std::map<std::string, uint64_t> elements;
+    for (const auto& t : ck.tensors()) {
+        if (t.shape.size() != 2) continue;
+        elements[dtype_name(t.dtype)] += uint64_t(t.shape[0]) * uint64_t(t.shape[1]);
+    }
+    std::vector<std::pair<uint64_t, std::string>> order;
+    for (const auto& [name, n] : elements) order.push_back({n, name});
+    std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    std::string s;
+    for (const auto& [n, name] : order) s += (s.empty() ? "" : "+") + name;
+    return s.empty() ? "none" : s;
 }
 
 std::string shape_string(const std::vector<int64_t>& shape) {
@@ -48,6 +70,10 @@ std::vector<float> to_f32(DType t, const uint8_t* src, uint64_t n) {
         case DType::f16: convert_f16(src, n, out.data()); break;
         case DType::bf16: convert_bf16(src, n, out.data()); break;
         case DType::q8_0: convert_q8_0(src, n, out.data()); break;
+        case DType::q4_0: convert_q4_0(src, n, out.data()); break;
+        case DType::q4_k: convert_q4_k(src, n, out.data()); break;
+        case DType::q5_k: convert_q5_k(src, n, out.data()); break;
+        case DType::q6_k: convert_q6_k(src, n, out.data()); break;
     }
     return out;
 }
@@ -154,14 +180,7 @@ std::unique_ptr<Checkpoint> open_hf_folder(const std::string& dir) {
     const std::string index_path = (d / "model.safetensors.index.json").string();
     const std::string single_path = (d / "model.safetensors").string();
     if (file_exists(index_path)) {
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(read_file(index_path));
-        } catch (const nlohmann::json::parse_error& e) {
-            throw Error("{}: invalid JSON at byte {}: {}", index_path, e.byte, e.what());
-        } catch (const nlohmann::json::exception& e) {  // e.g. a number too large for a double
-            throw Error("{}: invalid JSON: {}", index_path, e.what());
-        }
+        nlohmann::json j = parse_json(read_file(index_path), index_path);
         if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
             throw Error("{}: field 'weight_map': missing or not an object", index_path);
         std::map<std::string, std::vector<std::string>> by_file;  // shard -> tensor names
@@ -213,11 +232,12 @@ public:
         m_vocab = rb::gguf_vocab(m_file);
         for (size_t i = 0; i < m_file.tensors.size(); ++i) {
             const auto& t = m_file.tensors[i];
-            std::string hf = gguf_to_hf_name(t.name);
+            std::string hf = gguf_to_hf_name(t.name, m_config.architecture);
             if (!m_index.emplace(hf, i).second)
                 throw Error("{}: tensor '{}': maps to '{}', which another tensor already has", m_path, t.name, hf);
             m_order.push_back(hf);
         }
+        read_rope_factors();
     }
 
     const ModelConfig& config() const override { return m_config; }
@@ -242,7 +262,7 @@ public:
         if (m_bytes.owner) m_bytes.owner->release(src, t.nbytes);
         const bool is_q = ends_with(name, "self_attn.q_proj.weight");
         const bool is_k = ends_with(name, "self_attn.k_proj.weight");
-        if ((is_q || is_k) && ti.shape.size() == 2) {
+        if ((is_q || is_k) && ti.shape.size() == 2 && m_config.architecture == "llama") {  // only llama is permuted
             const int n_head = is_q ? m_config.num_heads : m_config.num_kv_heads;
             if (n_head <= 0 || ti.shape[0] % (2 * int64_t(n_head)) != 0)
                 throw Error("{}: tensor '{}': {} rows cannot be split into {} heads of even size", m_path, name,
@@ -261,14 +281,35 @@ public:
     }
 
 private:
+    // llama.cpp stores per-frequency RoPE divisors as tensors: rope_factors_short/long (Phi-3
+    // longrope) or rope_freqs (Llama 3.x `llama3` bands, precomputed). Both are longrope's
+    // inv_freq_i = 1 / (factor_i * base^(2i/d)): Phi-3's with its own switch and attention
+    // factor, Llama 3's with one list for all lengths and no attention factor.
+    void read_rope_factors() {
+        const int64_t half = int64_t(m_config.head_dim * m_config.partial_rotary_factor.value_or(1.0)) / 2;
+        auto factors = [&](const std::string& n) { return load_f32(n, {half}); };
+        if (has_tensor("rope_factors_long.weight") || has_tensor("rope_factors_short.weight")) {
+            if (!m_config.original_max_position_embeddings)
+                throw Error("{}: metadata '{}.rope.scaling.original_context_length': missing, needed with the "
+                            "rope_factors tensors",
+                            m_path, m_config.architecture);
+            m_config.rope_scaling = {{"rope_type", "longrope"},
+                                     {"short_factor", factors("rope_factors_short.weight")},
+                                     {"long_factor", factors("rope_factors_long.weight")}};
+        } else if (has_tensor("rope_freqs.weight")) {
+            const auto f = factors("rope_freqs.weight");
+            m_config.rope_scaling = {{"rope_type", "longrope"},   {"short_factor", f}, {"long_factor", f},
+                                     {"factor", 1.0},             {"attention_factor", 1.0},
+                                     {"original_max_position_embeddings", m_config.max_position_embeddings}};
+        }
+    }
     static bool ends_with(const std::string& s, const std::string& suf) {
         return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
     }
     TensorInfo info(const std::string& hf, const GgufTensor& t) const {
         TensorInfo ti;
         ti.name = hf;
-        ti.dtype = t.type == k_ggml_f32 ? DType::f32 : t.type == k_ggml_f16 ? DType::f16
-                 : t.type == k_ggml_bf16 ? DType::bf16 : DType::q8_0;
+        ti.dtype = ggml_type_info(t.type)->dtype;  // parse_gguf refused unreadable types
         for (auto it = t.dims.rbegin(); it != t.dims.rend(); ++it) ti.shape.push_back(int64_t(*it));
         ti.file = m_path;
         return ti;

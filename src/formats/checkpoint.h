@@ -14,7 +14,7 @@
 
 namespace rb {
 
-enum class DType { f32, f16, bf16, q8_0 };
+enum class DType { f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k };
 const char* dtype_name(DType t);
 
 struct TensorInfo {
@@ -26,8 +26,10 @@ struct TensorInfo {
 
 /// Vocabulary embedded in a GGUF file (tokenizer.ggml.*).
 struct GgufVocab {
-    std::string model;                // tokenizer.ggml.model ("llama" = SentencePiece)
-    std::vector<std::string> tokens;  // pieces, "▁" for space
+    std::string model;                // tokenizer.ggml.model ("llama" = SentencePiece, "gpt2" = byte-level BPE)
+    std::string pre;                  // tokenizer.ggml.pre (gpt2 models: names the pre-tokenizer regex)
+    std::vector<std::string> tokens;  // pieces, "▁" for space (llama) or byte-level characters (gpt2)
+    std::vector<std::string> merges;  // tokenizer.ggml.merges, "a b" in priority order (gpt2)
     std::vector<float> scores;
     std::vector<int32_t> token_types; // 1 normal, 2 unknown, 3 control, 4 user-defined, 6 byte
     int bos_id = 1, eos_id = 2, unk_id = 0;
@@ -71,6 +73,10 @@ std::unique_ptr<Checkpoint> open_safetensors_bytes(const uint8_t* data, size_t s
                                                    const ModelConfig& cfg);
 /// Opens a GGUF file held in memory (fuzzing, tests). `data` must outlive the result.
 std::unique_ptr<Checkpoint> open_gguf_bytes(const uint8_t* data, size_t size, const std::string& name);
+
+/// How the weight matrices are stored: the distinct dtypes of the checkpoint's 2-D tensors,
+/// most elements first, joined by '+' ("bf16", "q8_0", "q4_k+q6_k" for a Q4_K_M GGUF).
+std::string quantisation(const Checkpoint& ck);
 
 /// "[a, b, c]"
 std::string shape_string(const std::vector<int64_t>& shape);

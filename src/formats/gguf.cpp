@@ -4,6 +4,7 @@
 #include <cstring>
 #include <set>
 
+#include "formats/dtype_convert.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
 
@@ -29,6 +30,29 @@ std::string ggml_type_name(uint32_t t) {
                                   "IQ4_NL_8_8", "MXFP4"};
     if (t < sizeof(names) / sizeof(names[0])) return names[t];
     return fmt::format("type {}", t);
+}
+
+namespace {
+constexpr GgmlTypeInfo k_ggml_types[] = {
+    {k_ggml_f32, DType::f32, 1, 4},       {k_ggml_f16, DType::f16, 1, 2},
+    {k_ggml_bf16, DType::bf16, 1, 2},     {k_ggml_q8_0, DType::q8_0, k_q8_0_block, k_q8_0_block_bytes},
+    {k_ggml_q4_0, DType::q4_0, k_q4_0_block, k_q4_0_block_bytes},
+    {k_ggml_q4_k, DType::q4_k, k_qk_k, k_q4_k_block_bytes},
+    {k_ggml_q5_k, DType::q5_k, k_qk_k, k_q5_k_block_bytes},
+    {k_ggml_q6_k, DType::q6_k, k_qk_k, k_q6_k_block_bytes},
+};
+}  // namespace
+
+const GgmlTypeInfo* ggml_type_info(uint32_t type) {
+    for (const auto& t : k_ggml_types)
+        if (t.id == type) return &t;
+    return nullptr;
+}
+
+std::string supported_ggml_types() {
+    std::string s;
+    for (const auto& t : k_ggml_types) s += (s.empty() ? "" : ", ") + ggml_type_name(t.id);
+    return s;
 }
 
 uint64_t GgufTensor::elements() const {
@@ -160,20 +184,14 @@ void read_value(Reader& r, uint32_t t, GgufValue& v, const std::string& what, co
 }
 
 uint64_t type_nbytes(const GgufTensor& t, const std::string& file) {
-    const uint64_t n = t.elements();
-    switch (t.type) {
-        case k_ggml_f32: return n * 4;
-        case k_ggml_f16:
-        case k_ggml_bf16: return n * 2;
-        case k_ggml_q8_0:
-            if (t.dims.empty() || t.dims[0] % 32 != 0)
-                throw Error("{}: tensor '{}': Q8_0 needs the innermost dimension to be a multiple of 32, got {}", file,
-                            t.name, t.dims.empty() ? 0 : t.dims[0]);
-            return n / 32 * 34;
-        default:
-            throw Error("{}: tensor '{}': unsupported quantisation {} (supported: F32, F16, BF16, Q8_0)", file, t.name,
-                        ggml_type_name(t.type));
-    }
+    const GgmlTypeInfo* ti = ggml_type_info(t.type);
+    if (!ti)
+        throw Error("{}: tensor '{}': unsupported quantisation {} (supported: {})", file, t.name,
+                    ggml_type_name(t.type), supported_ggml_types());
+    if (ti->block > 1 && (t.dims.empty() || t.dims[0] % ti->block != 0))
+        throw Error("{}: tensor '{}': {} needs the innermost dimension to be a multiple of {}, got {}", file, t.name,
+                    ggml_type_name(t.type), ti->block, t.dims.empty() ? 0 : t.dims[0]);
+    return t.elements() / ti->block * ti->block_bytes;
 }
 
 }  // namespace
@@ -315,86 +333,94 @@ ModelConfig gguf_model_config(const GgufFile& g) {
     const GgufValue* arch = g.find("general.architecture");
     if (!arch) key_error(g, "general.architecture", "missing, expected \"llama\"");
     if (arch->type != GgufType::string) key_error(g, "general.architecture", "expected a string");
-    if (arch->str != "llama")
-        key_error(g, "general.architecture", fmt::format("unsupported architecture '{}', expected 'llama'", arch->str));
-    c.architecture = "llama";
-    c.model_type = "llama";
-    c.max_position_embeddings = int(req_int(g, "llama.context_length"));
-    c.hidden_size = int(req_int(g, "llama.embedding_length"));
-    c.num_layers = int(req_int(g, "llama.block_count"));
-    c.intermediate_size = int(req_int(g, "llama.feed_forward_length"));
-    c.num_heads = int(req_int(g, "llama.attention.head_count"));
-    c.num_kv_heads = int(opt_int(g, "llama.attention.head_count_kv").value_or(c.num_heads));
+    const std::string& A = arch->str;  // every model key is prefixed by the architecture name
+    if (A != "llama" && A != "qwen2" && A != "qwen3" && A != "phi3")
+        key_error(g, "general.architecture",
+                  fmt::format("unsupported architecture '{}', expected llama, qwen2, qwen3 or phi3", A));
+    c.architecture = A;
+    c.model_type = A;
+    c.qkv_bias = A == "qwen2";
+    c.qk_norm = A == "qwen3";
+    if (auto sw = opt_int(g, A + ".attention.sliding_window", 0); sw && *sw > 0) c.sliding_window = int(*sw);
+    c.max_position_embeddings = int(req_int(g, A + ".context_length"));
+    c.hidden_size = int(req_int(g, A + ".embedding_length"));
+    c.num_layers = int(req_int(g, A + ".block_count"));
+    c.intermediate_size = int(req_int(g, A + ".feed_forward_length"));
+    c.num_heads = int(req_int(g, A + ".attention.head_count"));
+    c.num_kv_heads = int(opt_int(g, A + ".attention.head_count_kv").value_or(c.num_heads));
     if (c.num_heads % c.num_kv_heads != 0)
-        key_error(g, "llama.attention.head_count_kv",
+        key_error(g, A + ".attention.head_count_kv",
                   fmt::format("{} does not divide attention.head_count {}", c.num_kv_heads, c.num_heads));
-    if (auto kl = opt_int(g, "llama.attention.key_length")) {
+    if (auto kl = opt_int(g, A + ".attention.key_length")) {
         c.head_dim = int(*kl);
     } else {
         if (c.hidden_size % c.num_heads != 0)
-            key_error(g, "llama.embedding_length",
+            key_error(g, A + ".embedding_length",
                       fmt::format("{} is not a multiple of attention.head_count {}", c.hidden_size, c.num_heads));
         c.head_dim = c.hidden_size / c.num_heads;
     }
-    if (c.head_dim % 2 != 0) key_error(g, "llama.attention.key_length", fmt::format("head dim {} is odd", c.head_dim));
-    if (auto rd = opt_int(g, "llama.rope.dimension_count")) {
+    if (c.head_dim % 2 != 0) key_error(g, A + ".attention.key_length", fmt::format("head dim {} is odd", c.head_dim));
+    if (auto rd = opt_int(g, A + ".rope.dimension_count")) {
         if (*rd > c.head_dim || *rd % 2 != 0)
-            key_error(g, "llama.rope.dimension_count",
+            key_error(g, A + ".rope.dimension_count",
                       fmt::format("{} must be even and at most the head dim {}", *rd, c.head_dim));
         if (*rd != c.head_dim) c.partial_rotary_factor = double(*rd) / c.head_dim;
     }
-    if (auto th = opt_num(g, "llama.rope.freq_base")) {
-        if (!(*th > 0)) key_error(g, "llama.rope.freq_base", fmt::format("expected > 0, got {}", *th));
+    if (auto th = opt_num(g, A + ".rope.freq_base")) {
+        if (!(*th > 0)) key_error(g, A + ".rope.freq_base", fmt::format("expected > 0, got {}", *th));
         c.rope_theta = *th;
     }
-    if (auto eps = opt_num(g, "llama.attention.layer_norm_rms_epsilon")) {
+    if (auto eps = opt_num(g, A + ".attention.layer_norm_rms_epsilon")) {
         if (!(*eps > 0 && *eps < 1))
-            key_error(g, "llama.attention.layer_norm_rms_epsilon", fmt::format("expected in (0, 1), got {}", *eps));
+            key_error(g, A + ".attention.layer_norm_rms_epsilon", fmt::format("expected in (0, 1), got {}", *eps));
         c.rms_norm_eps = *eps;
     }
-    if (auto vs = opt_int(g, "llama.vocab_size")) {
+    if (auto vs = opt_int(g, A + ".vocab_size")) {
         c.vocab_size = int(*vs);
     } else if (const GgufValue* tok = g.find("tokenizer.ggml.tokens"); tok && tok->type == GgufType::array) {
         c.vocab_size = int(std::min<uint64_t>(tok->arr_len, INT32_MAX));
     } else if (const GgufTensor* e = find_tensor(g, "token_embd.weight"); e && e->dims.size() == 2) {
         c.vocab_size = int(std::min<uint64_t>(e->dims[1], INT32_MAX));
     }
-    if (c.vocab_size <= 0) key_error(g, "llama.vocab_size", "missing, and no tokenizer.ggml.tokens to count");
+    if (c.vocab_size <= 0) key_error(g, A + ".vocab_size", "missing, and no tokenizer.ggml.tokens to count");
     // Scaling keys as llama.cpp's converter writes them; kept in config.json's spelling.
-    if (const GgufValue* st = g.find("llama.rope.scaling.type")) {
+    if (const GgufValue* st = g.find(A + ".rope.scaling.type")) {
         if (st->type != GgufType::string || !is_valid_utf8(st->str))
-            key_error(g, "llama.rope.scaling.type", "expected a UTF-8 string");
+            key_error(g, A + ".rope.scaling.type", "expected a UTF-8 string");
         if (st->str != "none" && !st->str.empty()) {
             nlohmann::json rs = nlohmann::json::object();
             rs["rope_type"] = st->str;
-            if (auto f = opt_num(g, "llama.rope.scaling.factor")) rs["factor"] = *f;
-            if (auto o = opt_int(g, "llama.rope.scaling.original_context_length")) {
+            if (auto f = opt_num(g, A + ".rope.scaling.factor")) rs["factor"] = *f;
+            if (auto o = opt_int(g, A + ".rope.scaling.original_context_length")) {
                 rs["original_max_position_embeddings"] = *o;
                 c.original_max_position_embeddings = int(*o);
             }
             c.rope_scaling = rs;
         }
     }
+    // Phi-3 files carry the original context without a scaling type (the factors are tensors).
+    if (auto o = opt_int(g, A + ".rope.scaling.original_context_length"))
+        c.original_max_position_embeddings = int(*o);
     if (c.rope_scaling.is_null()) {
         // Older files carry only the linear factor.
-        if (auto lin = opt_num(g, "llama.rope.scale_linear"); lin && *lin != 1.0)
+        if (auto lin = opt_num(g, A + ".rope.scale_linear"); lin && *lin != 1.0)
             c.rope_scaling = {{"rope_type", "linear"}, {"factor", *lin}};
     }
     c.tie_word_embeddings = find_tensor(g, "output.weight") == nullptr;
     if (auto b = opt_int(g, "tokenizer.ggml.bos_token_id", 0)) c.bos_id = int(*b);
     if (auto e = opt_int(g, "tokenizer.ggml.eos_token_id", 0)) c.eos_id = int(*e);
-    // general.file_type (llama_ftype): 0 all F32, 1 mostly F16, 7 mostly Q8_0, 32 mostly BF16.
+    // general.file_type (llama_ftype, llama.h): the converter's label of the file as a whole.
     if (auto ft = opt_int(g, "general.file_type", 0)) {
-        switch (*ft) {
-            case 0: c.torch_dtype = "float32"; break;
-            case 1: c.torch_dtype = "float16"; break;
-            case 7: c.torch_dtype = "q8_0"; break;
-            case 32: c.torch_dtype = "bfloat16"; break;
-            default: c.torch_dtype = fmt::format("file_type {}", *ft);
-        }
+        static const std::pair<int, const char*> k_ftypes[] = {
+            {0, "float32"}, {1, "float16"}, {2, "Q4_0"},    {3, "Q4_1"},    {7, "Q8_0"},    {8, "Q5_0"},
+            {9, "Q5_1"},    {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"}, {13, "Q3_K_L"}, {14, "Q4_K_S"},
+            {15, "Q4_K_M"}, {16, "Q5_K_S"}, {17, "Q5_K_M"}, {18, "Q6_K"},   {32, "bfloat16"}};
+        c.torch_dtype = fmt::format("file_type {}", *ft);
+        for (const auto& [id, name] : k_ftypes)
+            if (id == *ft) c.torch_dtype = name;
     } else if (const GgufTensor* e = find_tensor(g, "blk.0.attn_q.weight")) {
         c.torch_dtype = e->type == k_ggml_f32 ? "float32" : e->type == k_ggml_f16 ? "float16"
-                      : e->type == k_ggml_bf16 ? "bfloat16" : "q8_0";
+                      : e->type == k_ggml_bf16 ? "bfloat16" : ggml_type_name(e->type);
     }
     return c;
 }
@@ -409,6 +435,15 @@ std::optional<GgufVocab> gguf_vocab(const GgufFile& g) {
     if (const GgufValue* m = g.find("tokenizer.ggml.model")) {
         if (m->type != GgufType::string) key_error(g, "tokenizer.ggml.model", "expected a string");
         v.model = m->str;
+    }
+    if (const GgufValue* m = g.find("tokenizer.ggml.pre")) {
+        if (m->type != GgufType::string) key_error(g, "tokenizer.ggml.pre", "expected a string");
+        v.pre = m->str;
+    }
+    if (const GgufValue* m = g.find("tokenizer.ggml.merges")) {
+        if (m->type != GgufType::array || m->arr_type != GgufType::string)
+            key_error(g, "tokenizer.ggml.merges", "expected an array of strings");
+        v.merges = m->arr_str;
     }
     auto num_array = [&](const char* key, auto& out) {
         const GgufValue* a = g.find(key);
@@ -438,7 +473,7 @@ std::optional<GgufVocab> gguf_vocab(const GgufFile& g) {
     return v;
 }
 
-std::string gguf_to_hf_name(const std::string& n) {
+std::string gguf_to_hf_name(const std::string& n, const std::string& arch) {
     static const std::pair<const char*, const char*> top[] = {
         {"token_embd.weight", "model.embed_tokens.weight"},
         {"output_norm.weight", "model.norm.weight"},
@@ -449,6 +484,7 @@ std::string gguf_to_hf_name(const std::string& n) {
     static const std::pair<const char*, const char*> blk[] = {
         {"attn_norm", "input_layernorm"},      {"attn_q", "self_attn.q_proj"},   {"attn_k", "self_attn.k_proj"},
         {"attn_v", "self_attn.v_proj"},        {"attn_output", "self_attn.o_proj"},
+        {"attn_qkv", "self_attn.qkv_proj"},    {"attn_q_norm", "self_attn.q_norm"}, {"attn_k_norm", "self_attn.k_norm"},
         {"ffn_norm", "post_attention_layernorm"}, {"ffn_gate", "mlp.gate_proj"}, {"ffn_up", "mlp.up_proj"},
         {"ffn_down", "mlp.down_proj"},
     };
@@ -458,10 +494,13 @@ std::string gguf_to_hf_name(const std::string& n) {
     std::string layer = n.substr(4, dot - 4);
     if (!std::all_of(layer.begin(), layer.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) return n;
     std::string rest = n.substr(dot + 1);
-    const std::string suffix = ".weight";
-    if (rest.size() <= suffix.size() || rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) != 0)
-        return n;
+    std::string suffix;
+    for (const char* s : {".weight", ".bias"})
+        if (rest.size() > std::strlen(s) && rest.compare(rest.size() - std::strlen(s), std::strlen(s), s) == 0) suffix = s;
+    if (suffix.empty()) return n;
     std::string base = rest.substr(0, rest.size() - suffix.size());
+    // Phi-3's ffn_up holds the fused gate and up rows (llama.cpp: {n_embd, 2 * n_ff}).
+    if (arch == "phi3" && base == "ffn_up") return "model.layers." + layer + ".mlp.gate_up_proj" + suffix;
     for (auto& [g, h] : blk)
         if (base == g) return "model.layers." + layer + "." + h + suffix;
     return n;

@@ -39,7 +39,21 @@ struct GgufValue {
 };
 
 // ggml tensor types that we can read.
-constexpr uint32_t k_ggml_f32 = 0, k_ggml_f16 = 1, k_ggml_q8_0 = 8, k_ggml_bf16 = 30;
+constexpr uint32_t k_ggml_f32 = 0, k_ggml_f16 = 1, k_ggml_q4_0 = 2, k_ggml_q8_0 = 8, k_ggml_q4_k = 12,
+                   k_ggml_q5_k = 13, k_ggml_q6_k = 14, k_ggml_bf16 = 30;
+
+/// A readable ggml type: its DType and block geometry (elements and bytes per block; the
+/// innermost dimension must be a multiple of `block`).
+struct GgmlTypeInfo {
+    uint32_t id;
+    DType dtype;
+    uint32_t block;
+    uint32_t block_bytes;
+};
+/// The readable ggml types (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K); nullptr otherwise.
+const GgmlTypeInfo* ggml_type_info(uint32_t type);
+/// "F32, F16, ..." — the readable types, for messages.
+std::string supported_ggml_types();
 /// "F32", "Q4_K", ... or "type <n>" for unknown numbers.
 std::string ggml_type_name(uint32_t type);
 
@@ -68,13 +82,16 @@ struct GgufFile {
 /// misaligned or overlapping data, unsupported quantisation).
 GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& file);
 
-/// ModelConfig from llama.* metadata (throws unless general.architecture == "llama").
+/// ModelConfig from the `<arch>.*` metadata, general.architecture = llama (Llama, Mistral),
+/// qwen2, qwen3 or phi3; throws for other architectures. RoPE factor tensors (rope_freqs,
+/// rope_factors_long/short) are read by the checkpoint, which has the data.
 ModelConfig gguf_model_config(const GgufFile& g);
 /// tokenizer.ggml.* vocabulary, if the file has tokens.
 std::optional<GgufVocab> gguf_vocab(const GgufFile& g);
 /// llama.cpp tensor name -> Hugging Face name ("blk.3.attn_q.weight" ->
-/// "model.layers.3.self_attn.q_proj.weight"); unknown names are returned unchanged.
-std::string gguf_to_hf_name(const std::string& gguf_name);
+/// "model.layers.3.self_attn.q_proj.weight", ".bias" likewise); unknown names are returned
+/// unchanged. `arch` selects per-architecture names (phi3: ffn_up is the fused gate_up_proj).
+std::string gguf_to_hf_name(const std::string& gguf_name, const std::string& arch = "llama");
 
 /// Undoes llama.cpp's q/k row permutation in place. llama.cpp's converter applies, per
 /// matrix [rows, cols] (PyTorch order), w.reshape(n_head, 2, rows/n_head/2, cols)

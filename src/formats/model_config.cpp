@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "util/error.h"
+#include "util/json.h"
 
 namespace rb {
 namespace {
@@ -79,38 +80,39 @@ int get_token_id(const json& j, const std::string& path, const char* name, int d
 }  // namespace
 
 ModelConfig parse_config_json(const std::string& text, const std::string& path) {
-    json j;
-    try {
-        j = json::parse(text);
-    } catch (const json::parse_error& e) {
-        throw Error("{}: invalid JSON at byte {}: {}", path, e.byte, e.what());
-    } catch (const json::exception& e) {  // e.g. a number too large for a double
-        throw Error("{}: invalid JSON: {}", path, e.what());
-    }
+    json j = parse_json(text, path);
     if (!j.is_object()) throw Error("{}: expected a JSON object at the top level, got {}", path, j.type_name());
 
     ModelConfig c;
     c.source = path;
     c.model_type = get_string(j, path, "model_type");
+    // One row per supported family: HF class name and model_type.
+    static const std::pair<const char*, const char*> k_families[] = {
+        {"LlamaForCausalLM", "llama"}, {"MistralForCausalLM", "mistral"}, {"Qwen2ForCausalLM", "qwen2"},
+        {"Qwen3ForCausalLM", "qwen3"}, {"Phi3ForCausalLM", "phi3"}};
+    const std::string expected = "LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM or "
+                                 "Phi3ForCausalLM";
     if (const json* a = find(j, "architectures")) {
         if (!a->is_array() || a->empty() || !(*a)[0].is_string())
             field_error(path, "architectures", "expected a non-empty list of strings, got " + type_desc(*a));
         c.architecture = (*a)[0].get<std::string>();
-    } else if (c.model_type == "llama") {
-        c.architecture = "LlamaForCausalLM";
-    } else if (c.model_type == "mistral") {
-        c.architecture = "MistralForCausalLM";
     } else if (c.model_type.empty()) {
         field_error(path, "architectures", "missing (and no model_type), expected [\"LlamaForCausalLM\"]");
     } else {
-        field_error(path, "model_type",
-                    fmt::format("unsupported architecture '{}', expected llama or mistral", c.model_type));
+        for (const auto& [cls, mt] : k_families)
+            if (c.model_type == mt) c.architecture = cls;
+        if (c.architecture.empty())
+            field_error(path, "model_type",
+                        fmt::format("unsupported architecture '{}', expected llama, mistral, qwen2, qwen3 or phi3",
+                                    c.model_type));
     }
-    if (c.architecture != "LlamaForCausalLM" && c.architecture != "MistralForCausalLM")
+    std::string family;
+    for (const auto& [cls, mt] : k_families)
+        if (c.architecture == cls) family = mt;
+    if (family.empty())
         field_error(path, "architectures",
-                    fmt::format("unsupported architecture '{}', expected LlamaForCausalLM or MistralForCausalLM",
-                                c.architecture));
-    if (c.model_type.empty()) c.model_type = c.architecture == "MistralForCausalLM" ? "mistral" : "llama";
+                    fmt::format("unsupported architecture '{}', expected {}", c.architecture, expected));
+    if (c.model_type.empty()) c.model_type = family;
 
     c.hidden_size = get_int(j, path, "hidden_size", std::nullopt, 1);
     c.intermediate_size = get_int(j, path, "intermediate_size", std::nullopt, 1);
@@ -170,16 +172,26 @@ ModelConfig parse_config_json(const std::string& text, const std::string& path) 
     c.torch_dtype = get_string(j, path, "torch_dtype");
     if (c.torch_dtype.empty()) c.torch_dtype = get_string(j, path, "dtype");
 
-    if (get_bool(j, path, "attention_bias", false))
-        field_error(path, "attention_bias", "true is not supported (Llama without biases only)");
-    if (get_bool(j, path, "mlp_bias", false))
-        field_error(path, "mlp_bias", "true is not supported (Llama without biases only)");
-    if (const json* sw = find(j, "sliding_window")) {
-        if (!sw->is_number_integer()) field_error(path, "sliding_window", "expected an integer or null, got " + type_desc(*sw));
-        if (sw->get<int64_t>() < c.max_position_embeddings)
-            field_error(path, "sliding_window",
-                        fmt::format("sliding-window attention ({} < max_position_embeddings {}) is not supported",
-                                    sw->dump(), c.max_position_embeddings));
+    // Biases: Qwen2 always has q/k/v biases (and no others); other families refuse them.
+    c.qkv_bias = family == "qwen2";
+    if (family != "qwen2" && get_bool(j, path, "attention_bias", false))
+        field_error(path, "attention_bias", fmt::format("true is not supported for {} (no attention biases)", family));
+    if (get_bool(j, path, "mlp_bias", false)) field_error(path, "mlp_bias", "true is not supported (no MLP biases)");
+    c.qk_norm = family == "qwen3";
+    // Sliding-window attention: Mistral and Phi-3 apply `sliding_window` to every layer; Qwen2/3
+    // only when use_sliding_window is true (then per layer, which is not supported).
+    const json* sw = find(j, "sliding_window");
+    if (sw && !sw->is_number_integer())
+        field_error(path, "sliding_window", "expected an integer or null, got " + type_desc(*sw));
+    if (family == "qwen2" || family == "qwen3") {
+        if (get_bool(j, path, "use_sliding_window", false))
+            field_error(path, "use_sliding_window", "true is not supported (per-layer sliding windows)");
+    } else if (sw) {
+        if (family == "llama")
+            field_error(path, "sliding_window", "not supported for llama (Mistral and Phi-3 have sliding windows)");
+        const int64_t w = sw->get<int64_t>();
+        if (w < 1) field_error(path, "sliding_window", fmt::format("expected a positive integer, got {}", w));
+        c.sliding_window = int(std::min<int64_t>(w, std::numeric_limits<int>::max()));  // >= context: no effect
     }
     return c;
 }

@@ -10,8 +10,8 @@ namespace rb {
 
 struct ModelConfig {
     std::string source;            // config.json path or .gguf path (for messages)
-    std::string architecture;      // "LlamaForCausalLM", "MistralForCausalLM", or "llama" (GGUF)
-    std::string model_type;        // "llama", "mistral"
+    std::string architecture;      // HF class ("LlamaForCausalLM", "Qwen2ForCausalLM", ...) or GGUF arch ("llama", "qwen2", ...)
+    std::string model_type;        // "llama", "mistral", "qwen2", "qwen3", "phi3"
     int hidden_size = 0;
     int intermediate_size = 0;
     int num_layers = 0;
@@ -29,11 +29,14 @@ struct ModelConfig {
     int bos_id = 1;
     int eos_id = 2;
     std::string torch_dtype;       // as declared ("bfloat16", "float32", ...) or GGUF file type
+    // Family variants (see the README's table of supported families):
+    bool qkv_bias = false;         // q/k/v projections carry biases (Qwen2)
+    bool qk_norm = false;          // per-head RMSNorm of q and k before RoPE (Qwen3)
+    int sliding_window = 0;        // > 0: each query sees the last `sliding_window` keys (Mistral, Phi-3)
 };
 
 /// Parses config.json text. `path` is used in messages. Throws Error naming the file and
-/// field for missing/ill-typed fields, unsupported architectures, or a Mistral config with
-/// an active sliding window smaller than max_position_embeddings.
+/// field for missing/ill-typed fields or unsupported architectures and variants.
 ModelConfig parse_config_json(const std::string& text, const std::string& path);
 
 }  // namespace rb

@@ -12,7 +12,7 @@ size_t dtype_size(DType t) {
         case DType::f32: return 4;
         case DType::f16: return 2;
         case DType::bf16: return 2;
-        case DType::q8_0: return 0;
+        default: return 0;  // GGUF block formats
     }
     return 0;
 }

@@ -28,7 +28,7 @@ struct SafetensorsHeader {
 /// shape, offsets outside the data section, size != prod(shape) * element size, overlaps.
 SafetensorsHeader parse_safetensors(const uint8_t* data, size_t size, const std::string& file);
 
-/// Bytes per element of a dense dtype (f32 4, f16/bf16 2); 0 for q8_0 (block format).
+/// Bytes per element of a dense dtype (f32 4, f16/bf16 2); 0 for the GGUF block formats.
 size_t dtype_size(DType t);
 
 }  // namespace rb

@@ -2,12 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -149,18 +151,40 @@ private:
     int m_fd = -1;
 };
 
-std::vector<std::string> auth_headers(const HubOptions& o) {
-    std::vector<std::string> h;
-    if (auto t = token(o)) h.push_back("Authorization: Bearer " + *t);
-    return h;
+/// Where this client's requests may go: https anywhere; http only when the endpoint is
+/// itself http on a loopback address (then to loopback hosts) or with the explicit opt-in.
+/// The token goes only to the endpoint's origin.
+TransportPolicy transport_policy(const HubOptions& o) {
+    const std::string ep = endpoint(o);
+    auto u = parse_url(ep);
+    if (!u || (u->scheme != "https" && u->scheme != "http") || u->host.empty())
+        throw Error("HF_ENDPOINT: '{}' is not an http(s) URL", ep);
+    TransportPolicy p;
+    p.allow_http = allow_http(o);
+    p.allow_http_loopback = u->scheme == "http" && is_loopback_host(u->host);
+    if (u->scheme == "http" && !p.allow_http && !p.allow_http_loopback)
+        throw Error("HF_ENDPOINT: '{}' uses plain http on a host that is not a loopback address; use https, or set "
+                    "ROPEBENCH_HUB_ALLOW_HTTP=1 to allow it",
+                    ep);
+    p.token = token(o).value_or("");
+    p.token_origin = u->origin();
+    return p;
 }
 
-std::string origin_of(const std::string& url) {
-    auto scheme = url.find("://");
-    if (scheme == std::string::npos) return url;
-    auto slash = url.find('/', scheme + 3);
-    return slash == std::string::npos ? url : url.substr(0, slash);
-}
+/// Removes a `.incomplete` file when it goes out of scope, unless told to keep it.
+class IncompleteGuard {
+public:
+    explicit IncompleteGuard(fs::path p) : m_path(std::move(p)) {}
+    ~IncompleteGuard() {
+        std::error_code ec;
+        if (!m_keep) fs::remove(m_path, ec);
+    }
+    void keep() { m_keep = true; }
+
+private:
+    fs::path m_path;
+    bool m_keep = false;
+};
 
 /// Turns an HTTP error status of the hub into one Error line; returns normally for 2xx/3xx
 /// and for a missing file when `optional` (the caller checks `status == 404`).
@@ -216,70 +240,106 @@ void touch(const fs::path& p) {
     std::ofstream f(p, std::ios::binary | std::ios::app);
 }
 
+/// A 2xx answer that ended without a transport error: throws unless it is what was asked
+/// for (a 206 answers the Range; the body has the announced size).
+void check_complete(const HttpResponse& r, uint64_t offset, uint64_t written, std::optional<uint64_t> size,
+                    const std::string& limit_what, const std::string& label) {
+    if (r.status == 206) {
+        auto cr = parse_content_range(r.header("content-range"));
+        if (!cr || cr->start != offset || (size && cr->total && *cr->total != *size))
+            throw Error("{}: HTTP 206 with Content-Range '{}' does not answer 'Range: bytes={}-' (size {}); the partial "
+                        "file was removed",
+                        label, r.header("content-range").substr(0, 100), offset,
+                        size ? std::to_string(*size) : std::string("?"));
+    }
+    if (size && written != *size)
+        throw Error("{}: the server ended the body after {} of {}; the partial file was removed", label, written,
+                    limit_what);
+}
+
 /// Streams `url` into `incomplete`, resuming from its current size with a Range request, and
-/// retrying interrupted transfers (as huggingface_hub's http_get does).
+/// retrying interrupted transfers (as huggingface_hub's http_get does). The transfer stops at
+/// the announced size (or o.max_unannounced_bytes); the file is kept on failure only when a
+/// network interruption left bytes to resume from, and removed after every other failure.
 void fetch_blob(const std::string& url, const fs::path& incomplete, std::optional<uint64_t> size,
-                const std::string& label, const HubOptions& o) {
+                const std::string& label, const HubOptions& o, const TransportPolicy& policy) {
     std::error_code ec;
+    const uint64_t limit = size ? *size : o.max_unannounced_bytes;
+    const std::string limit_what = size ? fmt::format("the announced {} bytes", *size)
+                                        : fmt::format("{} bytes (the cap for a file of unannounced size)", limit);
+    IncompleteGuard guard(incomplete);
     Progress bar(label, size.value_or(0), fs::exists(incomplete, ec) ? fs::file_size(incomplete, ec) : 0, o.progress);
     std::string last_error;
     for (int attempt = 1; attempt <= std::max(1, o.max_attempts); attempt++) {
         uint64_t offset = fs::exists(incomplete, ec) ? fs::file_size(incomplete, ec) : 0;
-        if (size && offset > *size) {
+        if (offset > limit) {
             fs::remove(incomplete, ec);
             offset = 0;
         }
-        if (size && offset == *size) return;
+        if (size && offset == *size) return guard.keep();
+        if (size) {
+            struct statvfs vfs {};
+            if (::statvfs(incomplete.parent_path().c_str(), &vfs) == 0 &&
+                uint64_t(vfs.f_bavail) * vfs.f_frsize < *size - offset)
+                throw Error("{}: needs {} more bytes, but only {} are free in {}", label, *size - offset,
+                            uint64_t(vfs.f_bavail) * vfs.f_frsize, incomplete.parent_path().string());
+        }
         FILE* f = std::fopen(incomplete.c_str(), "ab");
-        if (!f) throw Error("{}: cannot open for writing", incomplete.string());
+        if (!f) throw Error("{}: cannot open for writing: {}", incomplete.string(), std::strerror(errno));
         HttpRequest req;
         req.url = url;
-        req.follow_redirects = true;
-        req.headers = auth_headers(o);
+        req.policy = &policy;
+        req.follow = Follow::all;
+        req.max_body = limit;
         req.connect_timeout_s = o.connect_timeout_s;
         req.stall_timeout_s = o.stall_timeout_s;
         if (offset > 0) req.headers.push_back(fmt::format("Range: bytes={}-", offset));
         uint64_t written = offset;
-        bool first = true;
-        bool write_failed = false;
+        bool first = true, too_long = false;
+        int write_errno = 0;
         req.sink = [&](const char* d, size_t n, long status) {
             if (first) {
                 first = false;
                 if (status == 200 && offset > 0) {  // the server ignored the Range: start over
                     std::fflush(f);
-                    if (::ftruncate(fileno(f), 0) != 0) return write_failed = true, false;
+                    if (::ftruncate(fileno(f), 0) != 0) return write_errno = errno, false;
                     std::fseek(f, 0, SEEK_SET);
                     written = 0;
                 }
             }
-            if (std::fwrite(d, 1, n, f) != n) return write_failed = true, false;
+            if (n > limit - written) return too_long = true, false;
+            if (std::fwrite(d, 1, n, f) != n) return write_errno = errno ? errno : EIO, false;
             written += n;
             bar.update(written);
             return true;
         };
         HttpResponse r = http_perform(req);
-        bool close_failed = std::fclose(f) != 0;
-        if (write_failed || close_failed) throw Error("{}: write failed (disk full?)", incomplete.string());
+        if (std::fclose(f) != 0 && !write_errno) write_errno = errno ? errno : EIO;
+        if (write_errno)
+            throw Error("{}: write failed: {}; the partial file was removed", incomplete.string(), std::strerror(write_errno));
+        if (too_long || r.overflow)
+            throw Error("{}: the server sent more than {}; the download was stopped and removed", label, limit_what);
+        if (!r.refused.empty()) throw Error("{}: {}", label, r.refused);
         if (r.status == 416) {  // our partial file does not fit the remote one: restart
             fs::remove(incomplete, ec);
             last_error = "HTTP 416";
             continue;
         }
         if (!r.transport_error && r.status >= 200 && r.status < 300) {
-            if (!size || written >= *size) return;
-            last_error = fmt::format("connection closed after {} of {} bytes", written, *size);
-        } else if (r.transport_error) {
-            last_error = r.error;
-            if (r.status == 0 && written == offset && attempt == 1 && offset == 0)
-                throw NetworkError("{}: {}", url, r.error);
-        } else {
-            throw Error("{}: HTTP {} while downloading from {}", label, r.status, url);
+            check_complete(r, offset, written, size, limit_what, label);
+            return guard.keep();
         }
+        if (!r.transport_error) throw Error("{}: HTTP {} while downloading from {}", label, r.status, r.url);
+        last_error = r.error;
+        if (r.status == 0 && written == offset && attempt == 1 && offset == 0) throw NetworkError("{}: {}", url, r.error);
         bar.finish();
         log_warn("{}: download interrupted at {} bytes ({}); resuming (attempt {} of {})", label, written, last_error,
                  attempt + 1, o.max_attempts);
     }
     uint64_t have = fs::exists(incomplete, ec) ? fs::file_size(incomplete, ec) : 0;
+    if (have == 0)
+        throw Error("{}: download failed {} times ({}); nothing was kept", label, std::max(1, o.max_attempts), last_error);
+    guard.keep();  // a later run resumes from here
     throw Error("{}: download interrupted after {} of {} bytes ({}); run the command again to resume from {}", label,
                 have, size ? std::to_string(*size) : std::string("?"), last_error, incomplete.string());
 }
@@ -401,6 +461,58 @@ bool offline(const HubOptions& o) {
     return env_true("HF_HUB_OFFLINE") || env_true("TRANSFORMERS_OFFLINE");
 }
 
+bool allow_http(const HubOptions& o) {
+    if (o.allow_http) return *o.allow_http;
+    return env_true("ROPEBENCH_HUB_ALLOW_HTTP");
+}
+
+bool valid_etag(const std::string& e) {
+    if (e.empty() || e.size() > 128 || e.front() == '.') return false;
+    return std::all_of(e.begin(), e.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+    });
+}
+
+FileMetadata parse_file_metadata(const std::map<std::string, std::string>& headers, long status,
+                                 const std::string& url, const std::string& label, const std::string& ep) {
+    auto get = [&](const char* name) {
+        auto it = headers.find(name);
+        return it == headers.end() ? std::string() : it->second;
+    };
+    auto shown = [](const std::string& v) {
+        std::string out;
+        for (unsigned char c : v.substr(0, 80)) out += (c >= 0x20 && c < 0x7f) ? char(c) : '?';
+        return v.size() > 80 ? out + fmt::format("... ({} bytes)", v.size()) : out;
+    };
+    FileMetadata m;
+    m.commit = get("x-repo-commit");
+    if (!is_commit(m.commit))
+        throw Error("{}: the server sent no valid X-Repo-Commit header (got '{}'): is HF_ENDPOINT ({}) a Hugging Face "
+                    "hub?",
+                    label, shown(m.commit), ep);
+    std::string raw_etag = get("x-linked-etag").empty() ? get("etag") : get("x-linked-etag");
+    m.etag = normalize_etag(raw_etag);
+    if (!valid_etag(m.etag))
+        throw Error("{}: the server sent no usable ETag / X-Linked-Etag header (got '{}'; expected 1 to 128 of "
+                    "[A-Za-z0-9._-], not starting with '.')",
+                    label, shown(raw_etag));
+    const bool redirect = status >= 300 && status < 400;
+    const char* size_name = !get("x-linked-size").empty() ? "x-linked-size" : redirect ? nullptr : "content-length";
+    if (size_name && !get(size_name).empty()) {
+        m.size = parse_length(get(size_name));
+        if (!m.size) throw Error("{}: {}: expected a byte count, got '{}'", label, size_name, shown(get(size_name)));
+    }
+    m.location = url;
+    if (redirect) {
+        std::string loc = get("location");
+        if (loc.empty()) throw Error("{}: HTTP {} without a Location header", label, status);
+        auto u = resolve_url(url, loc);
+        if (!u) throw Error("{}: HTTP {} to '{}': not a valid URL", label, status, shown(loc));
+        m.location = u->url;
+    }
+    return m;
+}
+
 std::string repo_folder_name(const std::string& repo_id) {
     std::string out = "models";
     size_t start = 0;
@@ -483,55 +595,33 @@ FileResult download_file(const HubId& id, const std::string& filename, bool opti
 
     // 2. HEAD the resolve URL, following only relative redirects (renamed repos), as huggingface_hub does:
     //    a redirect to another host is the LFS/CDN location, downloaded below.
+    const TransportPolicy policy = transport_policy(o);
     const std::string url = fmt::format("{}/{}/resolve/{}/{}", endpoint(o), id.repo_id, url_quote(id.revision, false),
                                         url_quote(filename, true));
     HttpRequest head;
     head.method = "HEAD";
     head.url = url;
-    head.headers = auth_headers(o);
+    head.policy = &policy;
+    head.follow = Follow::relative;
     head.headers.push_back("Accept-Encoding: identity");
     head.connect_timeout_s = o.connect_timeout_s;
     head.stall_timeout_s = o.stall_timeout_s;
-    HttpResponse r;
-    for (int hop = 0; hop < 5; hop++) {
-        r = http_perform(head);
-        if (r.transport_error) throw NetworkError("{}: {}", head.url, r.error);
-        std::string loc = r.header("location");
-        if (r.status >= 300 && r.status < 400 && !loc.empty() && loc.front() == '/') {
-            head.url = origin_of(url) + loc;
-            continue;
-        }
-        break;
-    }
-    check_status(r, id, filename, head.url, optional, o);
-    std::string commit = r.header("x-repo-commit");
+    HttpResponse r = http_perform(head);
+    if (!r.refused.empty()) throw Error("{}: {}", label, r.refused);
+    if (r.transport_error) throw NetworkError("{}: {}", r.url, r.error);
+    check_status(r, id, filename, r.url, optional, o);
     if (r.status == 404) {  // optional file not in the repo: mark it, as huggingface_hub does
+        std::string commit = r.header("x-repo-commit");
         if (is_commit(commit)) {
             touch(repo_dir / ".no_exist" / commit / filename);
             write_ref(repo_dir, id.revision, commit);
         }
         return FileResult{"", commit, false};
     }
-    std::string etag = normalize_etag(r.header("x-linked-etag").empty() ? r.header("etag") : r.header("x-linked-etag"));
-    std::string size_s = r.header("x-linked-size").empty() ? r.header("content-length") : r.header("x-linked-size");
-    if (!is_commit(commit))
-        throw Error("{}: the server sent no valid X-Repo-Commit header (got '{}'): is HF_ENDPOINT ({}) a Hugging Face "
-                    "hub?",
-                    label, commit, endpoint(o));
-    if (etag.empty() || etag.find('/') != std::string::npos || etag.find("..") != std::string::npos)
-        throw Error("{}: the server sent no usable ETag / X-Linked-Etag header (got '{}')", label, etag);
-    std::optional<uint64_t> size;
-    if (!size_s.empty()) {
-        char* end = nullptr;
-        unsigned long long v = std::strtoull(size_s.c_str(), &end, 10);
-        if (end && *end == '\0') size = v;
-    }
-    std::string location = url;
-    if (r.status >= 300 && r.status < 400) {
-        location = r.header("location");
-        if (location.empty()) throw Error("{}: HTTP {} without a Location header", label, r.status);
-        if (location.front() == '/') location = origin_of(url) + location;
-    }
+    const FileMetadata meta = parse_file_metadata(r.headers, r.status, r.url, label, endpoint(o));
+    const std::string& commit = meta.commit;
+    const std::string& etag = meta.etag;
+    const std::optional<uint64_t>& size = meta.size;
 
     // 3. Blob by etag (shared across revisions), under the same lock name as huggingface_hub.
     const fs::path blob = repo_dir / "blobs" / etag;
@@ -547,7 +637,7 @@ FileResult download_file(const HubId& id, const std::string& filename, bool opti
             fs::create_directories(blob.parent_path());
             const fs::path incomplete = blob.string() + ".incomplete";
             log_info("downloading {} ({})", label, size ? human_bytes(double(*size)) : std::string("size unknown"));
-            fetch_blob(location, incomplete, size, label, o);
+            fetch_blob(meta.location, incomplete, size, label, o, policy);
             verify_blob(incomplete, etag, size, label);
             fs::rename(incomplete, blob, ec);
             if (ec) throw Error("{}: cannot rename into place: {}", blob.string(), ec.message());
@@ -605,6 +695,25 @@ std::string resolve_hub_model(const HubId& id, const HubOptions& o) {
     } catch (const NetworkError& e) {
         throw Error("{}: {} and the hub is not reachable at {} ({}); download it where there is network access, {}", name,
                     what, endpoint(o), e.what(), k_local_hint);
+    }
+}
+
+std::string resolve_hub_config(const HubId& id, const HubOptions& o) {
+    const std::string name = id.revision == "main" ? id.repo_id : id.repo_id + "@" + id.revision;
+    if (auto c = cached_commit(id, o)) {
+        fs::path p = fs::path(repo_cache_path(id.repo_id, o)) / "snapshots" / *c / "config.json";
+        std::error_code ec;
+        if (fs::is_regular_file(p, ec)) return p.string();
+    }
+    if (offline(o))
+        throw Error("{}: config.json is not in the Hugging Face cache ({}), and offline mode is on (HF_HUB_OFFLINE / "
+                    "--offline); run once with network access, {}",
+                    name, cache_dir(o), k_local_hint);
+    try {
+        return download_file(id, "config.json", false, o).path;
+    } catch (const NetworkError& e) {
+        throw Error("{}: config.json is not in the Hugging Face cache ({}) and the hub is not reachable at {} ({}); {}",
+                    name, cache_dir(o), endpoint(o), e.what(), k_local_hint);
     }
 }
 

@@ -10,6 +10,8 @@
 //
 // A checkpoint downloaded with Python tools is reused, and what this writes is reused by them.
 #pragma once
+#include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +36,8 @@ struct HubOptions {
     int max_attempts = 5;              // transfer attempts per file (resumed with Range requests)
     long connect_timeout_s = 10;
     long stall_timeout_s = 60;         // abort a transfer that moves no byte for this long
+    std::optional<bool> allow_http;    // unset = ROPEBENCH_HUB_ALLOW_HTTP from the environment (plain http to any host)
+    uint64_t max_unannounced_bytes = uint64_t(1) << 30;  // cap for a file whose size the hub does not announce
 };
 
 /// Process-wide defaults used by resolve_model_path(path); the CLI sets them from
@@ -49,12 +53,30 @@ struct HubId {
 /// Names follow the hub's rules: [A-Za-z0-9._-], no leading/trailing '.' or '-', no "--" or "..".
 std::optional<HubId> parse_hub_id(const std::string& s);
 
+/// What the HEAD of a resolve URL says about a file (huggingface_hub's HfFileMetadata).
+struct FileMetadata {
+    std::string commit;             // X-Repo-Commit: 40 hex digits
+    std::string etag;               // X-Linked-Etag else ETag, `W/` and quotes stripped: a safe file name
+    std::optional<uint64_t> size;   // X-Linked-Size, else (2xx only) Content-Length
+    std::string location;           // absolute URL of the content: `url` itself for a 2xx, the resolved Location for a 3xx
+};
+
+/// Reads the headers (names lowercased) of a 2xx/3xx answer to the HEAD of `url`. Every value
+/// is untrusted: the commit must be 40 hex digits, the etag [A-Za-z0-9._-] (no leading '.',
+/// at most 128 characters), sizes decimal; anything else throws Error naming `label` and the header.
+FileMetadata parse_file_metadata(const std::map<std::string, std::string>& headers, long status,
+                                 const std::string& url, const std::string& label, const std::string& endpoint);
+
+/// A blob name the cache may use: 1..128 of [A-Za-z0-9._-], not starting with '.'.
+bool valid_etag(const std::string& etag);
+
 /// Environment lookups (each honours its override in `o` first).
 std::string hf_home();
 std::string cache_dir(const HubOptions& o = {});
 std::string endpoint(const HubOptions& o = {});
 std::optional<std::string> token(const HubOptions& o = {});
 bool offline(const HubOptions& o = {});
+bool allow_http(const HubOptions& o = {});
 
 /// "models--org--name".
 std::string repo_folder_name(const std::string& repo_id);
@@ -75,6 +97,10 @@ struct FileResult {
 /// commit whose snapshot holds the file (no request), else HEAD the resolve URL (without
 /// following redirects to another host) for commit, etag and size, then GET into
 /// blobs/<etag>.incomplete (resuming with Range), verify size and hash, rename, link.
+/// Hostile answers are refused (docs/hub.md, "Limits"): the token goes only to the endpoint's
+/// origin, only https (http for a loopback endpoint or ROPEBENCH_HUB_ALLOW_HTTP) is followed,
+/// the body stops at the announced size, and a failed `.incomplete` is removed unless a
+/// network interruption left bytes to resume from.
 /// `optional`: a missing file (404) returns an empty path instead of throwing.
 FileResult download_file(const HubId& id, const std::string& filename, bool optional, const HubOptions& o);
 
@@ -89,6 +115,11 @@ std::string resolve_hub_model(const HubId& id, const HubOptions& o);
 /// `model` unchanged when it exists on disk or is not a hub id; else resolve_hub_model.
 std::string resolve_model_path(const std::string& model, const HubOptions& o);
 std::string resolve_model_path(const std::string& model);
+
+/// config.json of a hub id alone (for a sweep's geometry without the weights): from the
+/// cache when it holds it for the revision (no request), else downloaded. Returns its path.
+/// Throws Error like resolve_hub_model (offline and not cached, unreachable, not found).
+std::string resolve_hub_config(const HubId& id, const HubOptions& o);
 
 /// Files `resolve_hub_model` would need that the snapshot `dir` lacks (empty = complete).
 /// `commit` names the .no_exist/<commit> markers to honour.

@@ -53,16 +53,42 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, backend::Backend& be, backend::We
         auto fn = ckpt.load_f32(p + "post_attention_layernorm.weight", {hidden});
         L.attn_norm = upload_vec(an);
         L.ffn_norm = upload_vec(fn);
-        auto q = ckpt.load_f32(p + "self_attn.q_proj.weight", {H * hd, hidden});
-        auto k = ckpt.load_f32(p + "self_attn.k_proj.weight", {KV * hd, hidden});
-        auto v = ckpt.load_f32(p + "self_attn.v_proj.weight", {KV * hd, hidden});
-        auto qkv = cat_rows(cat_rows(std::move(q), k), v);
+        // Phi-3 stores q/k/v fused (rows q then k then v) and gate/up fused (gate rows first):
+        // the layouts the backend matrices use anyway.
+        std::vector<float> qkv;
+        if (ckpt.has_tensor(p + "self_attn.qkv_proj.weight")) {
+            qkv = ckpt.load_f32(p + "self_attn.qkv_proj.weight", {(H + 2 * KV) * hd, hidden});
+        } else {
+            auto q = ckpt.load_f32(p + "self_attn.q_proj.weight", {H * hd, hidden});
+            auto k = ckpt.load_f32(p + "self_attn.k_proj.weight", {KV * hd, hidden});
+            auto v = ckpt.load_f32(p + "self_attn.v_proj.weight", {KV * hd, hidden});
+            qkv = cat_rows(cat_rows(std::move(q), k), v);
+        }
         L.wqkv = m_be.upload_matrix(qkv.data(), static_cast<int>((H + 2 * KV) * hd), static_cast<int>(hidden), wtype);
+        if (c.qkv_bias) {
+            auto b = cat_rows(cat_rows(ckpt.load_f32(p + "self_attn.q_proj.bias", {H * hd}),
+                                       ckpt.load_f32(p + "self_attn.k_proj.bias", {KV * hd})),
+                              ckpt.load_f32(p + "self_attn.v_proj.bias", {KV * hd}));
+            L.qkv_bias = upload_vec(b);
+            m_params += b.size();
+        }
+        if (c.qk_norm) {
+            auto qn = ckpt.load_f32(p + "self_attn.q_norm.weight", {hd});
+            auto kn = ckpt.load_f32(p + "self_attn.k_norm.weight", {hd});
+            L.q_norm = upload_vec(qn);
+            L.k_norm = upload_vec(kn);
+            m_params += qn.size() + kn.size();
+        }
         auto o = ckpt.load_f32(p + "self_attn.o_proj.weight", {hidden, H * hd});
         L.wo = m_be.upload_matrix(o.data(), static_cast<int>(hidden), static_cast<int>(H * hd), wtype);
-        auto g = ckpt.load_f32(p + "mlp.gate_proj.weight", {I, hidden});
-        auto u = ckpt.load_f32(p + "mlp.up_proj.weight", {I, hidden});
-        auto gu = cat_rows(std::move(g), u);
+        std::vector<float> gu;
+        if (ckpt.has_tensor(p + "mlp.gate_up_proj.weight")) {
+            gu = ckpt.load_f32(p + "mlp.gate_up_proj.weight", {2 * I, hidden});
+        } else {
+            auto g = ckpt.load_f32(p + "mlp.gate_proj.weight", {I, hidden});
+            auto u = ckpt.load_f32(p + "mlp.up_proj.weight", {I, hidden});
+            gu = cat_rows(std::move(g), u);
+        }
         L.wgu = m_be.upload_matrix(gu.data(), static_cast<int>(2 * I), static_cast<int>(hidden), wtype);
         auto d = ckpt.load_f32(p + "mlp.down_proj.weight", {hidden, I});
         L.wdown = m_be.upload_matrix(d.data(), static_cast<int>(hidden), static_cast<int>(I), wtype);
@@ -87,10 +113,9 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, backend::Backend& be, backend::We
 }
 
 LlamaModel::~LlamaModel() {
-    for (auto& L : m_layers) {
-        m_be.release(L.attn_norm);
-        m_be.release(L.ffn_norm);
-    }
+    for (auto& L : m_layers)
+        for (float* p : {L.attn_norm, L.ffn_norm, L.qkv_bias, L.q_norm, L.k_norm})
+            if (p) m_be.release(p);
     m_be.release(m_final_norm);
     m_be.release(m_embed);
 }
@@ -205,6 +230,11 @@ void LlamaModel::forward(Session& s, const int* tokens, int n, const int* target
             float* q = s.m_qkv;
             float* k = s.m_qkv + H * hd;
             float* v = s.m_qkv + (H + KV) * hd;
+            if (L.qkv_bias) m_be.add_bias(s.m_qkv, t, qkv_dim, L.qkv_bias, qkv_dim);
+            if (L.q_norm) {
+                m_be.rmsnorm_heads(q, t, qkv_dim, H, hd, L.q_norm, eps);
+                m_be.rmsnorm_heads(k, t, qkv_dim, KV, hd, L.k_norm, eps);
+            }
             m_be.rope(q, t, qkv_dim, H, hd, rot, s.m_cos + static_cast<size_t>(b) * half,
                       s.m_sin + static_cast<size_t>(b) * half);
             m_be.rope(k, t, qkv_dim, KV, hd, rot, s.m_cos + static_cast<size_t>(b) * half,
@@ -213,7 +243,7 @@ void LlamaModel::forward(Session& s, const int* tokens, int n, const int* target
             auto tb = Clock::now();
             m_stats.projections += std::chrono::duration<double>(tb - ta).count();
             m_be.attention(q, qkv_dim, t, pos0 + b, s.m_k[l], s.m_v[l], s.m_cap, H, KV, hd, scale, s.m_att, H * hd,
-                           m_wtype == backend::WeightType::bf16);
+                           m_wtype == backend::WeightType::bf16, c.sliding_window);
             auto tc = Clock::now();
             m_stats.attention += std::chrono::duration<double>(tc - tb).count();
             m_be.matmul(s.m_att, t, H * hd, *L.wo, s.m_tmp, hidden);

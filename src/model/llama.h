@@ -1,4 +1,5 @@
-// Llama-family decoder forward on a backend: prefill that streams per-token log-probs of
+// Llama-family decoder forward on a backend (Llama 2/3, Mistral, Qwen2, Qwen3, Phi-3: the
+// same pre-norm SwiGLU decoder with optional q/k/v biases, q/k norms and a sliding window): prefill that streams per-token log-probs of
 // the next token (never an L × vocab logits matrix), a KV cache, greedy decoding.
 #pragma once
 #include <memory>
@@ -93,6 +94,9 @@ private:
     struct Layer {
         float* attn_norm = nullptr;  // [hidden] backend buffer
         float* ffn_norm = nullptr;
+        float* qkv_bias = nullptr;   // [(H + 2 KV) hd] (Qwen2), else nullptr
+        float* q_norm = nullptr;     // [hd] per-head RMSNorm weights (Qwen3), else nullptr
+        float* k_norm = nullptr;
         std::unique_ptr<backend::Matrix> wqkv;  // [(H + 2 KV) hd, hidden]
         std::unique_ptr<backend::Matrix> wo;    // [hidden, H hd]
         std::unique_ptr<backend::Matrix> wgu;   // [2 I, hidden] gate rows then up rows

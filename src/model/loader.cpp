@@ -1,13 +1,16 @@
 #include "model/loader.h"
 
-#include "hub/hub.h"
+#include <algorithm>
+#include <fstream>
+
+#include "formats/memory_estimate.h"
 #include "util/error.h"
 #include "util/log.h"
 
 namespace rb {
 
 nlohmann::json rope_scaling_from_flag(const std::string& v, const nlohmann::json& checkpoint_dict) {
-    if (v.empty()) return checkpoint_dict;
+    if (v.empty() || v == "native") return checkpoint_dict;  // what config.json (or the GGUF) says
     if (v == "none" || v == "null") return nullptr;
     nlohmann::json j;
     try {
@@ -38,9 +41,36 @@ RopeConfig resolve_rope(const ModelConfig& cfg, const std::string& flag, std::op
     }
 }
 
-LoadedModel load_model(const LoadOptions& opts) {
+void check_memory_fits(const Checkpoint& ckpt, backend::WeightType wtype, const std::string& backend, int64_t ctx) {
+    if (ctx <= 0 || backend != "cpu") return;
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    uint64_t kib = 0;
+    bool found = false;
+    while (in >> key >> kib) {
+        if (key == "MemAvailable:") {
+            found = true;
+            break;
+        }
+        in.ignore(1 << 10, '\n');
+    }
+    if (!found) return;
+    const ModelConfig& c = ckpt.config();
+    const double file_bpw = double(ckpt.weight_bytes()) / double(std::max<uint64_t>(1, parameter_count(c)));
+    const MemoryEstimate m = estimate_forward_memory(c, ctx, wtype == backend::WeightType::bf16 ? 2 : 4, file_bpw);
+    const uint64_t avail = kib * 1024;
+    const double gib = double(uint64_t(1) << 30);
+    if (m.total() > avail)
+        throw Error("{}: a {}-token window in {} needs about {:.2f} GiB (weights {:.2f} + KV cache {:.2f} + working "
+                    "{:.2f}, or {:.2f} while loading), only {:.2f} GiB available (MemAvailable, /proc/meminfo)",
+                    ckpt.path(), ctx, backend::weight_type_name(wtype), m.total() / gib, m.weights / gib,
+                    m.kv_cache / gib, m.working / gib, m.loading / gib, avail / gib);
+}
+
+LoadedModel load_model(const LoadOptions& opts, int64_t ctx) {
     LoadedModel lm;
-    lm.ckpt = Checkpoint::open(hub::resolve_model_path(opts.path));  // hub id → cached snapshot
+    lm.ckpt = Checkpoint::open(opts.path);
+    check_memory_fits(*lm.ckpt, opts.wtype, opts.backend.name, ctx);
     lm.rope = resolve_rope(lm.ckpt->config(), opts.rope_scaling, opts.rope_theta, &lm.rope_given);
     for (const auto& w : lm.rope.warnings) log_warn("rope_scaling: {}", w);
     lm.tokenizer = Tokenizer::from_checkpoint(*lm.ckpt);

@@ -1,13 +1,14 @@
 #include "report/store.h"
 
 #include <fmt/format.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 
 #include "util/error.h"
+#include "util/sqlite.h"
 
 namespace rb::report {
 
@@ -113,6 +114,7 @@ Record parse_record(const nlohmann::json& j, const std::string& where) {
         rec.model_path = r.str(*m, "path");
         rec.dtype = r.str(*m, "dtype");
         rec.config_hash = r.str(*m, "config_hash");
+        rec.quantisation = r.str(*m, "quantisation");
         rec.trained_ctx = r.integer(*m, "record.model.", "trained_ctx", false);
         if (!rec.trained_ctx) rec.trained_ctx = r.integer(*m, "record.model.", "max_position_embeddings", false);
         rec.head_dim = r.integer(*m, "record.model.", "head_dim", false);
@@ -159,6 +161,16 @@ Record parse_record(const nlohmann::json& j, const std::string& where) {
             }
             if (bk.size <= 0) throw Error("{}: {}buckets.size: expected a positive integer", where, path);
             pr.buckets = std::move(bk);
+        }
+        if (auto* sp = r.opt(*p, "split"); sp && sp->is_object()) pr.split = true;
+        if (auto* pd = r.opt(*p, "per_doc"); pd && pd->is_array()) {
+            for (size_t i = 0; i < pd->size(); i++) {
+                const auto& d = (*pd)[i];
+                std::string dp = fmt::format("{}per_doc[{}].", path, i);
+                if (!d.is_object()) throw Error("{}: {}: expected an object", where, dp);
+                pr.doc_nll.push_back(*r.num(d, dp, "nll_sum", true));
+                pr.doc_tokens.push_back(*r.integer(d, dp, "tokens", true));
+            }
         }
         rec.ppl = std::move(pr);
     }
@@ -211,88 +223,67 @@ Record parse_record(const nlohmann::json& j, const std::string& where) {
     return rec;
 }
 
-namespace {
-
-struct Db {
-    sqlite3* h = nullptr;
-    ~Db() {
-        if (h) sqlite3_close(h);
-    }
-};
-struct Stmt {
-    sqlite3_stmt* s = nullptr;
-    ~Stmt() {
-        if (s) sqlite3_finalize(s);
-    }
-};
-
-std::string col_text(sqlite3_stmt* s, int i) {
-    const unsigned char* t = sqlite3_column_text(s, i);
-    return t ? reinterpret_cast<const char*>(t) : std::string();
-}
-
-}  // namespace
-
 Store read_store(const std::string& path) {
     if (!std::filesystem::is_regular_file(path)) throw Error("{}: no such file (expected a results store)", path);
-    Db db;
-    if (sqlite3_open_v2(path.c_str(), &db.h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK)
-        throw Error("{}: cannot open as SQLite: {}", path, db.h ? sqlite3_errmsg(db.h) : "out of memory");
-    sqlite3_busy_timeout(db.h, 5000);
+    // Read-only, so a store in a read-only folder (or on read-only media) can be reported.
+    sqlite::Db db(path, sqlite::Open::read_only, 5000);
     Store st;
     st.path = path;
-    auto prepare = [&](const char* sql, Stmt& stmt) {
-        if (sqlite3_prepare_v2(db.h, sql, -1, &stmt.s, nullptr) != SQLITE_OK)
-            throw Error("{}: not a results store (schema version 1): {}", path, sqlite3_errmsg(db.h));
+    auto prepare = [&](const char* sql) {
+        try {
+            return std::make_unique<sqlite::Stmt>(db, sql);
+        } catch (const Error&) {
+            throw Error("{}: not a results store (schema version 1): {}", path, db.last_error());
+        }
     };
+    if (db.immutable()) {
+        std::error_code ec;
+        if (std::filesystem::file_size(path + "-wal", ec) > 0 && !ec)
+            st.warnings.push_back("the folder is read-only, so the store's -wal file was not read: rows committed "
+                                  "since the last checkpoint may be missing");
+    }
     {
-        Stmt m;
-        prepare("SELECT key, value FROM meta", m);
-        int rc;
-        while ((rc = sqlite3_step(m.s)) == SQLITE_ROW) st.meta[col_text(m.s, 0)] = col_text(m.s, 1);
-        if (rc != SQLITE_DONE) throw Error("{}: meta: {}", path, sqlite3_errmsg(db.h));
+        auto m = prepare("SELECT key, value FROM meta");
+        while (m->step()) st.meta[m->str(0)] = m->str(1);
         auto it = st.meta.find("schema_version");
         if (it == st.meta.end()) st.warnings.push_back("meta.schema_version missing; read as schema version 1");
         else if (it->second != "1") throw Error("{}: meta.schema_version: expected 1, got {}", path, it->second);
     }
-    Stmt q;
-    prepare(
+    auto q = prepare(
         "SELECT id, method, ctx, params, status, record, error, attempts, started_at, finished_at, wall_s, worker, "
-        "version FROM experiments",
-        q);
-    int rc;
-    while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+        "version FROM experiments");
+    while (q->step()) {
         Experiment e;
-        e.id = col_text(q.s, 0);
+        e.id = q->str(0);
         std::string where = fmt::format("{}: row {}", path, e.id);
-        e.method = col_text(q.s, 1);
+        e.method = q->str(1);
         if (e.method.empty()) throw Error("{}: method: empty", where);
-        if (sqlite3_column_type(q.s, 2) != SQLITE_INTEGER) throw Error("{}: ctx: expected an integer", where);
-        e.ctx = sqlite3_column_int64(q.s, 2);
+        if (!q->is_integer(2)) throw Error("{}: ctx: expected an integer", where);
+        e.ctx = q->integer(2);
         try {
-            e.params = nlohmann::json::parse(col_text(q.s, 3));
+            e.params = nlohmann::json::parse(q->str(3));
         } catch (const nlohmann::json::exception& ex) {
             throw Error("{}: params: invalid JSON: {}", where, ex.what());
         }
         e.config = config_label(e.method, e.params);
-        std::string status = col_text(q.s, 4);
+        std::string status = q->str(4);
         if (status == "pending") e.status = Status::pending;
         else if (status == "running") e.status = Status::running;
         else if (status == "done") e.status = Status::done;
         else if (status == "failed") e.status = Status::failed;
         else throw Error("{}: status: expected pending|running|done|failed, got '{}'", where, status);
-        e.error = col_text(q.s, 6);
-        e.attempts = sqlite3_column_int64(q.s, 7);
-        e.started_at = col_text(q.s, 8);
-        e.finished_at = col_text(q.s, 9);
-        if (sqlite3_column_type(q.s, 10) != SQLITE_NULL) e.wall_s = sqlite3_column_double(q.s, 10);
-        e.worker = col_text(q.s, 11);
-        e.version = col_text(q.s, 12);
+        e.error = q->str(6);
+        e.attempts = q->integer(7);
+        e.started_at = q->str(8);
+        e.finished_at = q->str(9);
+        e.wall_s = q->real(10);
+        e.worker = q->str(11);
+        e.version = q->str(12);
         if (e.status == Status::done) {
-            if (sqlite3_column_type(q.s, 5) == SQLITE_NULL) throw Error("{}: record: missing for a done row", where);
+            if (q->is_null(5)) throw Error("{}: record: missing for a done row", where);
             nlohmann::json j;
             try {
-                j = nlohmann::json::parse(col_text(q.s, 5));
+                j = nlohmann::json::parse(q->str(5));
             } catch (const nlohmann::json::exception& ex) {
                 throw Error("{}: record: invalid JSON: {}", where, ex.what());
             }
@@ -303,7 +294,6 @@ Store read_store(const std::string& path) {
         }
         st.experiments.push_back(std::move(e));
     }
-    if (rc != SQLITE_DONE) throw Error("{}: experiments: {}", path, sqlite3_errmsg(db.h));
     std::stable_sort(st.experiments.begin(), st.experiments.end(), [](const Experiment& a, const Experiment& b) {
         return std::tie(a.method, a.ctx, a.config, a.id) < std::tie(b.method, b.ctx, b.config, b.id);
     });

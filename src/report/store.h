@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "report/stats.h"
+#include "util/stats.h"
 
 namespace rb::report {
 
@@ -27,6 +27,9 @@ struct PplResult {
     std::string protocol;
     std::optional<int64_t> documents_used, documents_skipped;
     std::optional<PplBuckets> buckets;
+    std::vector<double> doc_nll;    // per_doc[i].nll_sum (empty when the record has no per_doc)
+    std::vector<int64_t> doc_tokens;  // per_doc[i].tokens
+    bool split = false;             // documents were cut into consecutive segments (metrics.ppl.split)
     Num wall_s;
 };
 
@@ -53,6 +56,7 @@ struct LongPplResult {
 struct Record {
     nlohmann::json raw;
     std::string model_path, dtype, config_hash;
+    std::string quantisation;                // model.quantisation when recorded ("" otherwise)
     std::optional<int64_t> trained_ctx, head_dim;
     Num rope_theta, partial_rotary_factor;   // model.rope_theta or rope.resolved.rope_theta
     nlohmann::json rope_resolved;            // null when absent

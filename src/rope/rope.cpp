@@ -2,6 +2,8 @@
 // method. Formulas and pitfalls: shared/reference/rope-methods.md (section numbers below).
 #include "rope/rope.h"
 
+#include "rope/methods_table.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -19,15 +21,6 @@ namespace {
 
 constexpr double k_pi = 3.14159265358979323846;
 
-struct TypeName {
-    RopeType type;
-    const char* name;
-};
-constexpr TypeName k_types[] = {
-    {RopeType::default_, "default"}, {RopeType::linear, "linear"},   {RopeType::dynamic, "dynamic"},
-    {RopeType::yarn, "yarn"},        {RopeType::longrope, "longrope"}, {RopeType::llama3, "llama3"},
-    {RopeType::ntk, "ntk"},          {RopeType::ntk_by_parts, "ntk_by_parts"},
-};
 
 // Python's repr() of a float ('r' format: shortest round-trip digits, fixed notation for
 // decimal exponents in [-4, 16), always with a fractional part), so warning texts match
@@ -262,15 +255,10 @@ RopeTables tables_from_base(const RopeConfig& c, double base) {
 
 }  // namespace
 
-const char* rope_type_name(RopeType t) {
-    for (auto& e : k_types)
-        if (e.type == t) return e.name;
-    return "?";
-}
+const char* rope_type_name(RopeType t) { return rope_method(t).name; }
 
 std::optional<RopeType> rope_type_from_name(const std::string& name) {
-    for (auto& e : k_types)
-        if (name == e.name) return e.type;
+    if (const RopeMethod* m = find_rope_method(name)) return m->type;
     return std::nullopt;
 }
 
@@ -306,10 +294,9 @@ RopeConfig parse_rope_config(const RopeGeometry& geo, const json& rope_scaling) 
         // transformers: "Missing validation function ..." warning, then KeyError at model construction.
         if (tname == "proportional")
             throw Error("rope_scaling: rope_type: 'proportional' (Gemma-4) is not supported by ropebench");
-        throw Error(
-            "rope_scaling: rope_type: unknown type '{}', expected one of default, linear, dynamic, yarn, longrope, "
-            "llama3, ntk, ntk_by_parts",
-            tname);
+        std::string names;
+        for (const auto& m : rope_methods()) names += (names.empty() ? "" : ", ") + std::string(m.name);
+        throw Error("rope_scaling: rope_type: unknown type '{}', expected one of {}", tname, names);
     }
     c.type = *type;
     // Step 5: original_max_position_embeddings for llama3/yarn/longrope: top-level field wins,
@@ -351,28 +338,8 @@ RopeConfig parse_rope_config(const RopeGeometry& geo, const json& rope_scaling) 
 
     // Key check (transformers' _check_received_keys): missing required keys raise,
     // unrecognized keys warn. "type" and "partial_rotary_factor" are always tolerated.
-    std::set<std::string> required{"rope_type"}, optional{"rope_theta"};
-    switch (c.type) {
-        case RopeType::default_: break;
-        case RopeType::linear:
-        case RopeType::dynamic:
-        case RopeType::ntk: required.insert("factor"); break;
-        case RopeType::yarn:
-            required.insert({"factor", "original_max_position_embeddings"});
-            optional.insert({"attention_factor", "beta_fast", "beta_slow", "mscale", "mscale_all_dim", "truncate"});
-            break;
-        case RopeType::ntk_by_parts:
-            required.insert({"factor", "original_max_position_embeddings"});
-            optional.insert({"beta_fast", "beta_slow", "truncate"});
-            break;
-        case RopeType::longrope:
-            required.insert({"short_factor", "long_factor", "original_max_position_embeddings"});
-            optional.insert({"attention_factor", "factor"});
-            break;
-        case RopeType::llama3:
-            required.insert({"factor", "original_max_position_embeddings", "low_freq_factor", "high_freq_factor"});
-            break;
-    }
+    std::set<std::string> required{"rope_type"}, optional;
+    for (const auto& prm : rope_method(c.type).params) (prm.required ? required : optional).insert(prm.name);
     std::set<std::string> received;
     for (auto& [k, v] : p.items())
         if (k != "type" && k != "partial_rotary_factor") received.insert(k);

@@ -1,6 +1,7 @@
 #include "sweep/config.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -11,9 +12,11 @@
 #include "formats/checkpoint.h"
 #include "model/llama.h"
 #include "model/loader.h"
+#include "rope/methods_table.h"
 #include "rope/rope.h"
 #include "sweep/expr.h"
 #include "util/error.h"
+#include "util/thread_pool.h"
 #include "util/mapped_file.h"
 
 namespace fs = std::filesystem;
@@ -22,28 +25,17 @@ using nlohmann::json;
 namespace rb::sweep {
 namespace {
 
-enum class Kind { number, integer, boolean, number_list };
+using Kind = RopeParamKind;
 
-const std::map<std::string, Kind>& param_kinds() {
-    static const std::map<std::string, Kind> k{
-        {"factor", Kind::number},
-        {"original_max_position_embeddings", Kind::integer},
-        {"beta_fast", Kind::number},
-        {"beta_slow", Kind::number},
-        {"mscale", Kind::number},
-        {"mscale_all_dim", Kind::number},
-        {"attention_factor", Kind::number},
-        {"truncate", Kind::boolean},
-        {"short_factor", Kind::number_list},
-        {"long_factor", Kind::number_list},
-        {"low_freq_factor", Kind::number},
-        {"high_freq_factor", Kind::number},
-        {"rope_theta", Kind::number},
-    };
-    return k;
+// Kind of a rope parameter (the methods table in rope/methods_table.h); every name the
+// sweep grammar accepts is in it (method_parameters reads the same table).
+Kind param_kind(const std::string& name) { return *rope_param_kind(name); }
+
+std::vector<std::string> method_names() {
+    std::vector<std::string> n;
+    for (const auto& m : rope_methods()) n.push_back(m.name);
+    return n;
 }
-
-const std::vector<std::string> k_methods{"default", "linear", "dynamic", "yarn", "longrope", "llama3", "ntk", "ntk_by_parts"};
 
 // Everything one config error needs: the file name for "file:line: key: what".
 struct Src {
@@ -121,13 +113,20 @@ struct Reader {
         if (auto s = n->as_string()) return s->get();
         wrong(key, *n, "a string");
     }
-    std::optional<int64_t> integer(const std::string& key, int64_t min = INT64_MIN) const {
+    std::optional<int64_t> integer(const std::string& key, int64_t min = INT64_MIN, int64_t max = INT64_MAX) const {
         auto* n = get(key);
         if (!n) return std::nullopt;
         auto v = n->as_integer();
         if (!v) wrong(key, *n, "an integer");
         if (v->get() < min) src.fail(line_of(*n), prefix + key, fmt::format("expected an integer >= {}, got {}", min, v->get()));
+        if (v->get() > max) src.fail(line_of(*n), prefix + key, fmt::format("expected an integer <= {}, got {}", max, v->get()));
         return v->get();
+    }
+    /// An int-sized field: [min, max] with max at most INT_MAX (never cast out of range).
+    std::optional<int> int_field(const std::string& key, int min, int max = INT_MAX) const {
+        auto v = integer(key, min, max);
+        if (!v) return std::nullopt;
+        return static_cast<int>(*v);
     }
     std::optional<double> number(const std::string& key) const {
         auto* n = get(key);
@@ -180,7 +179,8 @@ struct Reader {
         auto* n = get(key);
         if (!n) return out;
         if (auto i = n->as_integer()) {
-            if (i->get() < min) src.fail(line_of(*n), prefix + key, fmt::format("expected integers >= {}, got {}", min, i->get()));
+            if (i->get() < min || i->get() > (1 << 24))
+                src.fail(line_of(*n), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, 1 << 24, i->get()));
             return {static_cast<int>(i->get())};
         }
         auto a = n->as_array();
@@ -277,11 +277,11 @@ MethodBlock parse_block(const Src& src, const toml::table& t, size_t index, cons
     Reader r{src, t, prefix};
     auto m = r.str("method");
     if (!m) src.fail(b.line, prefix + "method", "missing; expected one of default, linear, dynamic, yarn, longrope, llama3, ntk, ntk_by_parts");
-    if (std::find(k_methods.begin(), k_methods.end(), *m) == k_methods.end()) {
-        std::string hint = closest_name(*m, k_methods);
+    if (!find_rope_method(*m)) {
+        std::string hint = closest_name(*m, method_names());
         src.fail(r.line("method"), prefix + "method",
-                 fmt::format("unknown method '{}'{}; expected one of default, linear, dynamic, yarn, longrope, llama3, ntk, ntk_by_parts",
-                             *m, hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint)));
+                 fmt::format("unknown method '{}'{}; expected one of {}", *m,
+                             hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), fmt::join(method_names(), ", ")));
     }
     b.method = *m;
     b.group = r.str("group").value_or("study");
@@ -320,7 +320,7 @@ MethodBlock parse_block(const Src& src, const toml::table& t, size_t index, cons
                     std::string cn(ck.str());
                     int cl = static_cast<int>(ck.source().begin.line);
                     check_param(cn, cl, cp + "." + cn);
-                    check_value(src, cv, cp + "." + cn, param_kinds().at(cn), b.method);
+                    check_value(src, cv, cp + "." + cn, param_kind(cn), b.method);
                     d[cn] = to_json(cv);
                 }
                 b.configs.push_back(d);
@@ -328,7 +328,7 @@ MethodBlock parse_block(const Src& src, const toml::table& t, size_t index, cons
             continue;
         }
         check_param(name, line, prefix + name);
-        b.axes.emplace_back(name, axis_values(src, v, prefix + name, param_kinds().at(name), b.method));
+        b.axes.emplace_back(name, axis_values(src, v, prefix + name, param_kind(name), b.method));
     }
     for (auto& c : b.configs)
         for (auto& [name, vals] : b.axes)
@@ -374,17 +374,12 @@ std::vector<double> list_rule(const std::string& rule, const json& dict, const M
 }  // namespace
 
 const std::vector<std::string>& method_parameters(const std::string& method) {
-    static const std::map<std::string, std::vector<std::string>> p{
-        {"default", {"rope_theta"}},
-        {"linear", {"factor", "rope_theta"}},
-        {"dynamic", {"factor", "rope_theta"}},
-        {"yarn", {"factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "mscale", "mscale_all_dim",
-                  "attention_factor", "truncate", "rope_theta"}},
-        {"longrope", {"short_factor", "long_factor", "original_max_position_embeddings", "attention_factor", "factor", "rope_theta"}},
-        {"llama3", {"factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings", "rope_theta"}},
-        {"ntk", {"factor", "rope_theta"}},
-        {"ntk_by_parts", {"factor", "beta_fast", "beta_slow", "original_max_position_embeddings", "truncate", "rope_theta"}},
-    };
+    static const std::map<std::string, std::vector<std::string>> p = [] {
+        std::map<std::string, std::vector<std::string>> m;
+        for (const auto& e : rope_methods())
+            for (const auto& prm : e.params) m[e.name].push_back(prm.name);
+        return m;
+    }();
     static const std::vector<std::string> none;
     auto it = p.find(method);
     return it == p.end() ? none : it->second;
@@ -417,21 +412,14 @@ int trained_context(const ModelConfig& mc) {
     return mc.original_max_position_embeddings ? *mc.original_max_position_embeddings : mc.max_position_embeddings;
 }
 
-const char* tinyllama_config_json() {
-    // TinyLlama/TinyLlama-1.1B-Chat-v1.0 config.json (methodology.md §6.1).
-    return R"({"architectures": ["LlamaForCausalLM"], "attention_bias": false, "bos_token_id": 1, "eos_token_id": 2,
- "hidden_act": "silu", "hidden_size": 2048, "initializer_range": 0.02, "intermediate_size": 5632,
- "max_position_embeddings": 2048, "model_type": "llama", "num_attention_heads": 32, "num_hidden_layers": 22,
- "num_key_value_heads": 4, "pretraining_tp": 1, "rms_norm_eps": 1e-05, "rope_scaling": null, "rope_theta": 10000.0,
- "tie_word_embeddings": false, "torch_dtype": "bfloat16", "use_cache": true, "vocab_size": 32000})";
-}
 
-SweepConfig load_sweep_config(const std::string& path) {
+SweepConfig load_sweep_config(const std::string& path, const ConfigOverrides& ov, const ConfigFetcher& fetch) {
     if (!fs::exists(path)) throw Error("{}: config file not found", path);
-    return parse_sweep_config(read_file(path), path);
+    return parse_sweep_config(read_file(path), path, ov, fetch);
 }
 
-SweepConfig parse_sweep_config(const std::string& text, const std::string& path) {
+SweepConfig parse_sweep_config(const std::string& text, const std::string& path, const ConfigOverrides& ov,
+                               const ConfigFetcher& fetch) {
     Src src{path};
     SweepConfig cfg;
     cfg.path = path;
@@ -453,21 +441,30 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
     check_keys(src, *mt, "model.", {"path", "dtype", "threads", "backend", "config"});
     auto mp = m.str("path");
     if (!mp) src.fail(line_of(*mt), "model.path", "missing; expected a checkpoint folder, a .gguf file or a hub id");
-    std::string local = resolve_path(cfg.dir, *mp);
-    if (fs::exists(local)) {
+    // --model replaces the path (relative to the working directory, like any command-line path);
+    // its geometry then comes from that checkpoint, never from the file's [model.config].
+    const bool replaced = !ov.model.empty();
+    const std::string given = replaced ? ov.model : *mp;
+    const std::string local = replaced ? given : resolve_path(cfg.dir, given);
+    const int path_line = replaced ? 0 : m.line("path");
+    const std::string path_key = replaced ? "--model" : "model.path";
+    std::error_code ec;
+    if (fs::exists(local, ec)) {
         cfg.model = local;
-    } else if (looks_like_hub_id(*mp) && (*mp)[0] != '.') {
-        cfg.model = *mp;
+    } else if (looks_like_hub_id(given) && given[0] != '.') {
+        cfg.model = given;
         cfg.model_is_hub = true;
     } else {
-        src.fail(m.line("path"), "model.path", fmt::format("'{}' not found (resolved against the config's folder: {})", *mp, local));
+        src.fail(path_line, path_key, replaced ? fmt::format("'{}' not found", given)
+                                               : fmt::format("'{}' not found (resolved against the config's folder: {})", given, local));
     }
     cfg.dtype = m.str("dtype").value_or("f32");
     if (cfg.dtype != "f32" && cfg.dtype != "bf16") src.fail(m.line("dtype"), "model.dtype", fmt::format("expected \"f32\" or \"bf16\", got \"{}\"", cfg.dtype));
     cfg.backend = m.str("backend").value_or("cpu");
     if (cfg.backend != "cpu" && cfg.backend != "cuda") src.fail(m.line("backend"), "model.backend", fmt::format("expected \"cpu\" or \"cuda\", got \"{}\"", cfg.backend));
-    cfg.threads = static_cast<int>(m.integer("threads", 0).value_or(0));
-    if (auto* ct = m.table("config")) {
+    cfg.threads = m.int_field("threads", 0, ThreadPool::k_max_threads).value_or(0);
+    if (ov.threads) cfg.threads = *ov.threads;
+    if (auto* ct = m.table("config"); ct && !replaced) {
         try {
             cfg.model_config = parse_config_json(to_json(*ct).dump(), path + ": [model.config]");
         } catch (const Error& e) {
@@ -478,14 +475,16 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
         try {
             cfg.model_config = Checkpoint::open(cfg.model)->config();
         } catch (const Error& e) {
-            src.fail(m.line("path"), "model.path", e.what());
+            src.fail(path_line, path_key, e.what());
         }
         cfg.geometry_source = "checkpoint";
-    } else if (cfg.model == "TinyLlama/TinyLlama-1.1B-Chat-v1.0") {
-        cfg.model_config = parse_config_json(tinyllama_config_json(), "built-in TinyLlama config");
-        cfg.geometry_source = "built-in TinyLlama/TinyLlama-1.1B-Chat-v1.0 config.json";
+    } else if (fetch) {
+        // The hub id's own config.json (from the cache, or fetched alone: no weights).
+        std::string cj = fetch(cfg.model);
+        cfg.model_config = parse_config_json(read_file(cj), cj);
+        cfg.geometry_source = "the hub's config.json";
     } else {
-        src.fail(m.line("path"), "model.path",
+        src.fail(path_line, path_key,
                  fmt::format("'{}' is a hub id: give its config.json as [model.config] so the sweep knows its geometry", cfg.model));
     }
 
@@ -500,7 +499,7 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
             cfg.texts.push_back(p);
         }
         if (tn && cfg.texts.empty()) src.fail(line_of(*tn), "data.texts", "empty list of text files");
-        cfg.max_docs = static_cast<int>(d.integer("max_docs", 0).value_or(0));
+        cfg.max_docs = d.int_field("max_docs", 0).value_or(0);
         cfg.protocol = d.str("protocol").value_or("truncate");
         if (cfg.protocol != "truncate" && cfg.protocol != "chunks" && cfg.protocol != "sliding")
             src.fail(d.line("protocol"), "data.protocol", fmt::format("expected truncate, chunks or sliding, got \"{}\"", cfg.protocol));
@@ -527,8 +526,8 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
     if (auto* pt = x.table("ppl")) {
         Reader p{src, *pt, "metrics.ppl."};
         check_keys(src, *pt, "metrics.ppl.", {"bucket", "bootstrap"});
-        cfg.bucket = static_cast<int>(p.integer("bucket", 1).value_or(256));
-        cfg.bootstrap = static_cast<int>(p.integer("bootstrap", 0).value_or(1000));
+        cfg.bucket = p.int_field("bucket", 1).value_or(256);
+        cfg.bootstrap = p.int_field("bootstrap", 0).value_or(1000);
     }
     if (auto* kt = x.table("passkey")) {
         Reader p{src, *kt, "metrics.passkey."};
@@ -539,9 +538,9 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
             for (double dd : cfg.passkey.depths)
                 if (!(dd >= 0 && dd <= 1)) src.fail(p.line("depths"), "metrics.passkey.depths", fmt::format("depth {} outside [0, 1]", dd));
         }
-        cfg.passkey.trials = static_cast<int>(p.integer("trials", 1).value_or(cfg.passkey.trials));
+        cfg.passkey.trials = p.int_field("trials", 1).value_or(cfg.passkey.trials);
         cfg.passkey.seed = static_cast<uint64_t>(p.integer("seed", 0).value_or(static_cast<int64_t>(cfg.passkey.seed)));
-        cfg.passkey.max_new_tokens = static_cast<int>(p.integer("max_new_tokens", 1).value_or(cfg.passkey.max_new_tokens));
+        cfg.passkey.max_new_tokens = p.int_field("max_new_tokens", 1).value_or(cfg.passkey.max_new_tokens);
         if (auto h = p.str("haystack")) {
             cfg.passkey.haystack = resolve_path(cfg.dir, *h);
             if (!fs::exists(cfg.passkey.haystack))
@@ -560,7 +559,8 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
                 if (looks_like_hub_id(*e) && (*e)[0] != '.') ep = *e;
                 else src.fail(p.line("evaluator"), "metrics.longppl.evaluator", fmt::format("'{}' not found (resolved: {})", *e, ep));
             }
-            cfg.longppl.evaluator.path = ep;
+            cfg.longppl.evaluator.path = ep;  // a hub id stays as given until the caller resolves it
+            cfg.longppl.evaluator.name = ep;
         }
         if (auto* rn = lt->get("rope_scaling")) {
             if (auto s = rn->as_string()) {
@@ -572,8 +572,8 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
                 p.wrong("rope_scaling", *rn, "\"none\" or a table");
             }
         }
-        cfg.longppl.short_window = static_cast<int>(p.integer("short_window", 2).value_or(cfg.longppl.short_window));
-        cfg.longppl.stride = static_cast<int>(p.integer("stride", 1).value_or(cfg.longppl.stride));
+        cfg.longppl.short_window = p.int_field("short_window", 2).value_or(cfg.longppl.short_window);
+        cfg.longppl.stride = p.int_field("stride", 1).value_or(cfg.longppl.stride);
         cfg.longppl.alpha = p.number("alpha").value_or(cfg.longppl.alpha);
         cfg.longppl.beta = p.number("beta").value_or(cfg.longppl.beta);
         if (auto c = p.str("cache_dir")) cfg.longppl.cache_dir = resolve_path(cfg.dir, *c);
@@ -592,10 +592,20 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
     check_keys(src, *st, "sweep.", {"ctx", "baseline", "seed", "memory_limit_gb", "gflops"});
     cfg.ctx = s.ints("ctx", 2);
     if (cfg.ctx.empty()) src.fail(s.line("ctx"), "sweep.ctx", "empty grid: no context lengths");
+    const std::vector<int> file_ctx = cfg.ctx;  // blocks' ctx lists are checked against the file's
+    if (!ov.ctx.empty()) {
+        for (int c : ov.ctx)
+            if (c < 2 || c > (1 << 24)) throw UsageError("--ctx: context lengths must be in [2, {}], got {}", 1 << 24, c);
+        cfg.ctx = ov.ctx;
+    }
     cfg.baseline = s.boolean("baseline").value_or(true);
     cfg.seed = static_cast<uint64_t>(s.integer("seed", 0).value_or(1234));
     cfg.memory_limit_gb = s.number("memory_limit_gb").value_or(0);
+    if (!(cfg.memory_limit_gb >= 0 && std::isfinite(cfg.memory_limit_gb)))
+        src.fail(s.line("memory_limit_gb"), "sweep.memory_limit_gb", fmt::format("expected a size in GB >= 0 (0 = this machine's memory), got {}", cfg.memory_limit_gb));
     cfg.gflops = s.number("gflops").value_or(0);
+    if (!(cfg.gflops >= 0 && std::isfinite(cfg.gflops)))
+        src.fail(s.line("gflops"), "sweep.gflops", fmt::format("expected a rate in GFLOP/s >= 0 (0 = measured), got {}", cfg.gflops));
 
     // [[methods]]
     if (auto* mn = root.get("methods")) {
@@ -604,7 +614,7 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path)
         for (size_t i = 0; i < arr->size(); ++i) {
             auto* bt = (*arr)[i].as_table();
             if (!bt) src.fail(line_of((*arr)[i]), fmt::format("methods[{}]", i), fmt::format("expected a table, got {}", type_name((*arr)[i])));
-            cfg.blocks.push_back(parse_block(src, *bt, i, cfg.ctx));
+            cfg.blocks.push_back(parse_block(src, *bt, i, file_ctx));
         }
     }
     if (cfg.blocks.empty() && !cfg.baseline) src.fail(0, "methods", "empty grid: no [[methods]] and no baseline");
@@ -621,7 +631,8 @@ std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
     const RopeGeometry geo = rope_geometry(mc);
 
     EvalSpec base;
-    base.model.path = cfg.model;
+    base.model.path = cfg.model_path.empty() ? cfg.model : cfg.model_path;
+    base.model.name = cfg.model;
     base.model.wtype = cfg.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
     base.model.backend.name = cfg.backend;
     base.model.backend.threads = cfg.threads;
@@ -675,7 +686,7 @@ std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
                     std::string prefix = fmt::format("methods[{}].", bi);
                     if (b.method != "default") d["rope_type"] = b.method;
                     for (auto& [k, v] : raw.items()) {
-                        Kind kind = param_kinds().at(k);
+                        Kind kind = param_kind(k);
                         if (kind == Kind::number_list) continue;
                         try {
                             if (kind == Kind::boolean) {
@@ -693,7 +704,7 @@ std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
                         }
                     }
                     for (auto& [k, v] : raw.items()) {
-                        if (param_kinds().at(k) != Kind::number_list) continue;
+                        if (param_kind(k) != Kind::number_list) continue;
                         try {
                             if (v.is_string()) d[k] = list_rule(v.get<std::string>(), d, mc);
                             else {

@@ -11,6 +11,7 @@
 // kept as an experiment marked invalid (the sweep records it as failed without running).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -39,13 +40,14 @@ struct SweepConfig {
     std::string text;                 // the file's bytes (stored in the store's meta)
 
     // [model]
-    std::string model;                // resolved local path, or a hub id
+    std::string model;                // local path (resolved against the config's folder), or a hub id as given
+    std::string model_path;           // the checkpoint to open: set by the caller once a hub id is resolved ("" = model)
     bool model_is_hub = false;
     std::string dtype = "f32";        // f32 | bf16
     std::string backend = "cpu";
     int threads = 0;
     ModelConfig model_config;         // geometry (see geometry_source)
-    std::string geometry_source;      // "inline [model.config]" | "checkpoint" | "built-in <hub id>"
+    std::string geometry_source;      // "inline [model.config]" | "checkpoint" | "the hub's config.json"
 
     // [data]
     std::vector<std::string> texts;   // resolved paths
@@ -83,10 +85,22 @@ struct Experiment {
     nlohmann::json resolved;          // rope_config_to_json (valid experiments)
 };
 
+/// What the command line replaces in a config (applied while reading it, so expressions are
+/// checked against the geometry that will run).
+struct ConfigOverrides {
+    std::string model;              // --model: a folder, .gguf or hub id (relative to the working directory)
+    std::vector<int> ctx;           // --ctx
+    std::optional<int> threads;     // --threads
+};
+/// Returns the path of a hub id's config.json (the CLI passes hub::resolve_hub_config); used
+/// for the geometry when [model] names a hub id without [model.config].
+using ConfigFetcher = std::function<std::string(const std::string& hub_id)>;
+
 /// Reads and validates a config. Throws Error naming file, line and key.
-SweepConfig load_sweep_config(const std::string& path);
+SweepConfig load_sweep_config(const std::string& path, const ConfigOverrides& ov = {}, const ConfigFetcher& fetch = {});
 /// Same, from text (`path` used for messages and relative paths).
-SweepConfig parse_sweep_config(const std::string& text, const std::string& path);
+SweepConfig parse_sweep_config(const std::string& text, const std::string& path, const ConfigOverrides& ov = {},
+                               const ConfigFetcher& fetch = {});
 
 /// All experiments in a stable order: per context (config order), the baseline first, then
 /// each block's dicts (explicit configs outer, cartesian axes in file order, last fastest).
@@ -102,8 +116,5 @@ const std::vector<std::string>& method_parameters(const std::string& method);
 /// The closest of `candidates` to `word` by edit distance ("" when none is close).
 std::string closest_name(const std::string& word, const std::vector<std::string>& candidates);
 
-/// config.json of TinyLlama/TinyLlama-1.1B-Chat-v1.0 (methodology.md §6.1), used for dry
-/// runs when that hub id is not available locally and no [model.config] is given.
-const char* tinyllama_config_json();
 
 }  // namespace rb::sweep

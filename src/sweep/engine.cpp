@@ -263,6 +263,32 @@ std::vector<Planned> plan_experiments(const SweepConfig& cfg, const std::vector<
     return out;
 }
 
+namespace {
+
+// One store, one model: the model part of the identities (config, weights, tokenizer, dtype,
+// quantisation) is kept in the store's meta the first time, and a sweep of another model is
+// refused before it adds a row.
+void check_one_model(Store& store, const SweepConfig& cfg, const std::vector<Planned>& planned) {
+    json model;
+    for (const auto& p : planned)
+        if (p.identity.is_object() && p.identity.contains("model")) {
+            model = p.identity["model"];
+            break;
+        }
+    if (model.is_null()) return;  // fake runners, or no experiment could be identified
+    const std::string describe = fmt::format("{} ({})", cfg.model, cfg.dtype);
+    if (auto stored = store.meta("model_identity")) {
+        if (json::parse(*stored) == model) return;
+        throw Error("{}: this store holds the experiments of {}; this sweep is for {}, a different model, dtype or "
+                    "quantisation: give it its own --db",
+                    store.path(), store.meta("model").value_or("another model"), describe);
+    }
+    store.set_meta("model_identity", model.dump());
+    store.set_meta("model", describe);
+}
+
+}  // namespace
+
 SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const SweepOptions& opts, WorkerPool* pool) {
     auto t0 = Clock::now();
     Estimator est(cfg);
@@ -272,6 +298,7 @@ SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const Sweep
         if (in_shard(p.id, opts.shard)) mine.push_back(std::move(p));
 
     Store store(opts.db);
+    check_one_model(store, cfg, mine);
     store.set_meta("config", cfg.text);
     store.set_meta("config_path", cfg.path);
     store.set_meta("tool_version", opts.version);

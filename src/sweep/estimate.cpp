@@ -10,20 +10,13 @@
 #include <map>
 #include <thread>
 
-#include "backend/cpu/kernels.h"
-#include "backend/cpu/peak.h"
-#include "model/memory.h"
+#include "backend/backend.h"
+#include "formats/memory_estimate.h"
 
 namespace rb::sweep {
 
 Estimator::Estimator(const SweepConfig& cfg) : m_cfg(cfg) {
-    const auto& c = cfg.model_config;
-    double h = c.hidden_size, hd = c.head_dim;
-    double per_layer = h * c.num_heads * hd          // q
-                       + 2.0 * h * c.num_kv_heads * hd  // k, v
-                       + c.num_heads * hd * h        // o
-                       + 3.0 * h * c.intermediate_size;  // gate, up, down
-    m_params = c.num_layers * per_layer + static_cast<double>(c.vocab_size) * h;  // + output head
+    m_params = static_cast<double>(matrix_parameter_count(cfg.model_config));
 
     std::vector<std::string> files;
     for (const auto& t : cfg.texts) {
@@ -62,14 +55,16 @@ Estimator::Estimator(const SweepConfig& cfg) : m_cfg(cfg) {
         // TinyLlama reaches 69-82% of the FMA loop in f32 and 70-75% of the vdpbf16ps loop in bf16
         // for prefill; evaluation adds tokenization and short decodes, so 0.65 of either.
         int threads = cfg.threads > 0 ? cfg.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-        static std::map<std::pair<int, bool>, double> measured;
-        const bool bf16 = cfg.dtype == "bf16" && cpu::active_isa() >= cpu::Isa::avx512bf16;
-        auto key = std::make_pair(threads, bf16);
-        if (!measured.count(key))
-            measured[key] = bf16 ? cpu::measure_bf16_dot_peak_gflops(threads, 0.2) : cpu::measure_fma_peak_gflops(threads, 0.2);
-        m_gflops = 0.65 * measured[key];
+        static std::map<std::pair<int, bool>, std::pair<double, std::string>> measured;
+        auto key = std::make_pair(threads, cfg.dtype == "bf16");
+        if (!measured.count(key)) {
+            std::string what;
+            double g = backend::measure_compute_peak_gflops("cpu", key.second, threads, 0.2, &what);
+            measured[key] = {g, what};
+        }
+        m_gflops = 0.65 * measured[key].first;
         m_gflops_source = fmt::format("0.65 x the {} peak measured now ({:.0f} GFLOP/s, {} threads; --gflops overrides)",
-                                      bf16 ? "vdpbf16ps" : "FMA", measured[key], threads);
+                                      measured[key].second, measured[key].first, threads);
     }
     if (cfg.memory_limit_gb > 0) {
         m_mem_limit = static_cast<uint64_t>(cfg.memory_limit_gb * 1024.0 * 1024.0 * 1024.0);

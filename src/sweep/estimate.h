@@ -9,7 +9,8 @@
 //   evaluated model's windows as ppl (the evaluator's key sets are computed once per
 //   document and cached, so they are not charged to each experiment).
 //   Time = FLOPs / (GFLOP/s · 1e9): [sweep] gflops, else an assumed rate per backend.
-//   Memory = rb::estimate_forward_memory(config, L, bytes per weight).
+//   P = rb::matrix_parameter_count(config); Memory = rb::estimate_forward_memory(config, L, bytes per
+//   weight) (formats/memory_estimate.h, shared with `info`).
 #pragma once
 #include <cstdint>
 #include <string>

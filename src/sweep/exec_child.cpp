@@ -5,13 +5,16 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
+#include "sweep/spec_json.h"
 #include "util/error.h"
 
 extern char** environ;
@@ -129,6 +132,50 @@ Outcome ExecChild::run(const nlohmann::json& request) {
     o.error = reap();
     o.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     return o;
+}
+
+namespace {
+
+class ChildPool : public WorkerPool {
+public:
+    ChildPool(std::vector<std::string> argv, nlohmann::json settings)
+        : m_child(std::move(argv)), m_settings(std::move(settings)) {}
+    int size() const override { return 1; }
+    Event wait() override {
+        Event ev;
+        if (m_request) {
+            ev.result = m_child.run(*m_request);
+            m_request.reset();
+        }
+        return ev;
+    }
+    void send(int, const std::string& id, const EvalSpec& spec) override {
+        nlohmann::json r = m_settings;
+        r["id"] = id;
+        r["spec"] = spec_to_json(spec);
+        m_request = std::move(r);
+    }
+    void stop(int) override {}
+    std::string describe(int) const override {
+        return m_child.pid() > 0 ? fmt::format("experiment process pid {}", m_child.pid()) : "experiment process";
+    }
+
+private:
+    ExecChild m_child;
+    nlohmann::json m_settings;
+    std::optional<nlohmann::json> m_request;
+};
+
+}  // namespace
+
+std::unique_ptr<WorkerPool> make_child_pool(std::vector<std::string> argv, nlohmann::json settings) {
+    return std::make_unique<ChildPool>(std::move(argv), std::move(settings));
+}
+
+void die_with_parent() {
+    pid_t parent = getppid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) std::_Exit(1);  // the parent died before the call
 }
 
 int serve_exec_requests(int in_fd, int out_fd, const std::function<Outcome(const nlohmann::json&)>& handle) {

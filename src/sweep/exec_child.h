@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -43,6 +44,17 @@ private:
 /// The child's side: reads requests from `in_fd` until EOF, answers each with
 /// handle(request) on `out_fd`. Returns 0 at EOF.
 int serve_exec_requests(int in_fd, int out_fd, const std::function<Outcome(const nlohmann::json&)>& handle);
+
+/// The single-process sweep's pool: one worker, the experiment process `argv` (started on the
+/// first experiment, kept with its models loaded), run synchronously. A crash, a SIGKILL or the
+/// OOM killer in an experiment then ends that experiment only (the engine requeues it once,
+/// then records it failed) and the sweep goes on. `settings` travel with every request
+/// ({"threads", "fake_eval_ms"}).
+std::unique_ptr<WorkerPool> make_child_pool(std::vector<std::string> argv, nlohmann::json settings);
+
+/// For the experiment process: dies with its parent (PR_SET_PDEATHSIG), so a killed sweep
+/// leaves no experiment running on its own.
+void die_with_parent();
 
 /// This executable's path (/proc/self/exe).
 std::string self_executable();

@@ -10,6 +10,7 @@ namespace {
 json load_to_json(const LoadOptions& o) {
     json j;
     j["path"] = o.path;
+    if (!o.name.empty() && o.name != o.path) j["name"] = o.name;
     j["rope_scaling"] = o.rope_scaling;
     j["rope_theta"] = o.rope_theta ? json(*o.rope_theta) : json();
     j["dtype"] = o.wtype == backend::WeightType::bf16 ? "bf16" : "f32";
@@ -22,6 +23,7 @@ json load_to_json(const LoadOptions& o) {
 LoadOptions load_from_json(const json& j) {
     LoadOptions o;
     o.path = j.at("path").get<std::string>();
+    o.name = j.value("name", std::string());
     o.rope_scaling = j.at("rope_scaling").get<std::string>();
     if (!j.at("rope_theta").is_null()) o.rope_theta = j["rope_theta"].get<double>();
     o.wtype = j.at("dtype").get<std::string>() == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;

@@ -1,18 +1,25 @@
 #include "sweep/store.h"
 
+#include <fcntl.h>
 #include <signal.h>
-#include <sqlite3.h>
+#include <stdio.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "util/error.h"
+#include "util/sqlite.h"
 
 using nlohmann::json;
+using rb::sqlite::Stmt;
+namespace fs = std::filesystem;
 
 namespace rb::sweep {
 namespace {
@@ -39,60 +46,9 @@ CREATE TABLE IF NOT EXISTS experiments (
 CREATE INDEX IF NOT EXISTS experiments_status ON experiments(status);
 )";
 
-// A prepared statement that finalizes itself.
-class Stmt {
-public:
-    Stmt(sqlite3* db, const std::string& sql, const std::string& path) : m_db(db), m_path(path) {
-        if (sqlite3_prepare_v2(db, sql.c_str(), -1, &m_s, nullptr) != SQLITE_OK)
-            throw Error("{}: sqlite: {} (in '{}')", path, sqlite3_errmsg(db), sql);
-    }
-    ~Stmt() { sqlite3_finalize(m_s); }
-    Stmt& bind(int i, const std::string& v) {
-        sqlite3_bind_text(m_s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-        return *this;
-    }
-    Stmt& bind(int i, const std::optional<std::string>& v) {
-        if (v) return bind(i, *v);
-        sqlite3_bind_null(m_s, i);
-        return *this;
-    }
-    Stmt& bind(int i, int64_t v) {
-        sqlite3_bind_int64(m_s, i, v);
-        return *this;
-    }
-    Stmt& bind(int i, std::optional<double> v) {
-        if (v) sqlite3_bind_double(m_s, i, *v);
-        else sqlite3_bind_null(m_s, i);
-        return *this;
-    }
-    bool step() {
-        int rc = sqlite3_step(m_s);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        throw Error("{}: sqlite: {}", m_path, sqlite3_errmsg(m_db));
-    }
-    std::optional<std::string> text(int col) const {
-        if (sqlite3_column_type(m_s, col) == SQLITE_NULL) return std::nullopt;
-        return std::string(reinterpret_cast<const char*>(sqlite3_column_text(m_s, col)));
-    }
-    void reset() {
-        sqlite3_reset(m_s);
-        sqlite3_clear_bindings(m_s);
-    }
-    int64_t integer(int col) const { return sqlite3_column_int64(m_s, col); }
-    std::optional<double> real(int col) const {
-        if (sqlite3_column_type(m_s, col) == SQLITE_NULL) return std::nullopt;
-        return sqlite3_column_double(m_s, col);
-    }
-
-private:
-    sqlite3* m_db;
-    sqlite3_stmt* m_s = nullptr;
-    std::string m_path;
-};
-
 const char* k_columns =
     "id, method, ctx, params, spec, identity, status, record, error, attempts, started_at, finished_at, wall_s, worker, version";
+const char* k_placeholders = "?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15";
 
 StoreRow read_row(const Stmt& s) {
     StoreRow r;
@@ -120,15 +76,81 @@ void bind_row(Stmt& s, const StoreRow& r) {
     s.bind(11, r.started_at).bind(12, r.finished_at).bind(13, r.wall_s).bind(14, r.worker).bind(15, r.version);
 }
 
+/// Creates a complete, empty store at `path` atomically: it is built under a temporary name
+/// in the same folder and hard-linked into place, so no process ever sees a half-made store
+/// and a file that appears at `path` meanwhile is never touched (the link fails; it is then
+/// checked like any existing file).
+void create_store_file(const std::string& path) {
+    static std::atomic<int> serial{0};
+    const std::string tmp = fmt::format("{}.new-{}-{}", path, getpid(), serial++);
+    auto remove_tmp = [&] {
+        std::error_code ec;
+        for (const char* suffix : {"", "-wal", "-shm", "-journal"}) fs::remove(tmp + suffix, ec);
+    };
+    try {
+        sqlite::Db db(tmp, sqlite::Open::create);
+        db.exec("PRAGMA journal_mode=WAL");  // persistent: the store is in WAL mode from its first byte
+        db.exec(k_schema);
+        Stmt m(db, "INSERT INTO meta(key, value) VALUES('schema_version', '1'), ('created', ?1)");
+        m.bind(1, now_iso8601()).step();
+    } catch (const Error& e) {
+        remove_tmp();
+        throw Error("{}: cannot create the store: {}", path, e.what());
+    }
+    int rc = ::link(tmp.c_str(), path.c_str());
+    int err = errno;
+    if (rc != 0 && err != EEXIST) {  // a file system without hard links
+        rc = ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+        err = errno;
+    }
+    remove_tmp();
+    if (rc != 0 && err != EEXIST) throw Error("{}: cannot create the store: {}", path, std::strerror(err));
+}
+
+/// Throws unless `path` holds a ropebench store of schema version 1; reads only.
+void check_is_store(const std::string& path) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) throw Error("{}: not a regular file (expected a ropebench results store)", path);
+    const std::string unchanged = "refusing to use it; it was left unchanged";
+    if (fs::file_size(path, ec) == 0)
+        throw Error("{}: an empty file, not a ropebench results store; {} (name a new file to create a store)", path,
+                    unchanged);
+    std::string why, version;
+    char magic[16] = {0};
+    std::ifstream(path, std::ios::binary).read(magic, sizeof magic);
+    if (std::string(magic, sizeof magic) != std::string("SQLite format 3\0", 16))
+        throw Error("{}: not a ropebench results store (not an SQLite database); {}", path, unchanged);
+    try {
+        sqlite::Db db(path, sqlite::Open::untouched);
+        if (!db.has_table("meta") || !db.has_table("experiments")) {
+            why = "it has no meta and experiments tables";
+        } else {
+            Stmt columns(db, fmt::format("SELECT {} FROM experiments LIMIT 0", k_columns));
+            Stmt v(db, "SELECT value FROM meta WHERE key = 'schema_version'");
+            if (v.step()) version = v.str(0);
+            else why = "meta has no schema_version";
+        }
+    } catch (const Error& e) {  // not SQLite, or a missing column: "<path>: sqlite: ..."
+        why = e.what();
+        if (why.rfind(path + ": ", 0) == 0) why = why.substr(path.size() + 2);
+    }
+    if (!why.empty()) throw Error("{}: not a ropebench results store ({}); {}", path, why, unchanged);
+    if (version != "1") throw Error("{}: meta.schema_version: expected 1, got {}; {}", path, version, unchanged);
+}
+
 std::string hostname() {
     char buf[256] = {0};
     if (gethostname(buf, sizeof buf - 1) != 0) return "localhost";
     return buf;
 }
 
+// Bookkeeping that differs between two runs of the same experiment (timings, work done, cache
+// hits, the build, the machine's paths and threads); everything else is the result.
 void strip(json& j) {
     if (j.is_object()) {
-        for (const char* k : {"wall_s", "tokens_per_s", "software"}) j.erase(k);
+        for (const char* k : {"wall_s", "tokens_per_s", "software", "tokens_processed", "evaluator_tokens_processed",
+                              "cache", "backend", "path", "local_path", "file"})
+            j.erase(k);
         for (auto& [k, v] : j.items()) strip(v);
     } else if (j.is_array()) {
         for (auto& v : j) strip(v);
@@ -154,57 +176,33 @@ json record_fingerprint(const json& record) {
     return j;
 }
 
-Store::Store(const std::string& path) : m_path(path) {
-    if (sqlite3_open_v2(path.c_str(), &m_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-        SQLITE_OK) {
-        std::string msg = m_db ? sqlite3_errmsg(m_db) : "cannot allocate";
-        sqlite3_close(m_db);
-        throw Error("{}: cannot open the store: {}", path, msg);
-    }
-    sqlite3_busy_timeout(m_db, 30000);
-    try {
-        exec("PRAGMA journal_mode=WAL");
-        exec("PRAGMA synchronous=FULL");
-        exec("PRAGMA foreign_keys=ON");
-        exec(k_schema);
-        auto v = meta("schema_version");
-        if (!v) {
-            set_meta("schema_version", "1");
-            set_meta("created", now_iso8601());
-        } else if (*v != "1") {
-            throw Error("{}: meta.schema_version: expected 1, got {}", path, *v);
-        }
-    } catch (...) {
-        sqlite3_close(m_db);
-        m_db = nullptr;
-        throw;
+Store::Store(const std::string& path, Access access) : m_path(path) {
+    std::error_code ec;
+    if (access == Access::read_write && !fs::exists(path, ec)) create_store_file(path);
+    if (!fs::exists(path, ec)) throw Error("{}: store not found", path);
+    check_is_store(path);
+    m_db = std::make_unique<sqlite::Db>(path, access == Access::read_only ? sqlite::Open::untouched
+                                                                         : sqlite::Open::read_write);
+    if (access == Access::read_write) {
+        // Stores are created in WAL mode; this confirms it, waiting for a lock like every statement.
+        m_db->exec_waiting("PRAGMA journal_mode=WAL");
+        m_db->exec("PRAGMA synchronous=FULL");
     }
 }
 
-Store::~Store() {
-    if (m_db) sqlite3_close(m_db);
-}
+Store::~Store() = default;
 
-void Store::exec(const std::string& sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(m_db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string msg = err ? err : "unknown error";
-        sqlite3_free(err);
-        throw Error("{}: sqlite: {} (in '{}')", m_path, msg, sql.substr(0, 80));
-    }
-}
-
-void Store::begin() { exec("BEGIN IMMEDIATE"); }
-void Store::commit() { exec("COMMIT"); }
-void Store::rollback() { exec("ROLLBACK"); }
+void Store::begin() { m_db->begin(); }
+void Store::commit() { m_db->commit(); }
+void Store::rollback() { m_db->rollback(); }
 
 void Store::set_meta(const std::string& key, const std::string& value) {
-    Stmt s(m_db, "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", m_path);
+    Stmt s(*m_db, "INSERT INTO meta(key, value) VALUES(?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     s.bind(1, key).bind(2, value).step();
 }
 
 std::optional<std::string> Store::meta(const std::string& key) const {
-    Stmt s(m_db, "SELECT value FROM meta WHERE key = ?1", m_path);
+    Stmt s(*m_db, "SELECT value FROM meta WHERE key = ?1");
     s.bind(1, key);
     if (!s.step()) return std::nullopt;
     return s.text(0);
@@ -213,13 +211,12 @@ std::optional<std::string> Store::meta(const std::string& key) const {
 int Store::add(const std::vector<StoreRow>& rows) {
     int n = 0;
     transaction([&] {
-        Stmt s(m_db, fmt::format("INSERT OR IGNORE INTO experiments({}) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)", k_columns),
-               m_path);
+        Stmt s(*m_db, fmt::format("INSERT OR IGNORE INTO experiments({}) VALUES({})", k_columns, k_placeholders));
         for (const auto& r : rows) {
             s.reset();
             bind_row(s, r);
             s.step();
-            n += sqlite3_changes(m_db);
+            n += m_db->changes();
         }
     });
     return n;
@@ -228,7 +225,7 @@ int Store::add(const std::vector<StoreRow>& rows) {
 int Store::reset_stale_running(bool all_hosts) {
     std::vector<std::string> stale;
     {
-        Stmt s(m_db, "SELECT id, worker FROM experiments WHERE status = 'running'", m_path);
+        Stmt s(*m_db, "SELECT id, worker FROM experiments WHERE status = 'running'");
         std::string host = hostname();
         while (s.step()) {
             std::string id = *s.text(0);
@@ -254,67 +251,63 @@ int Store::reset_failed(const std::vector<std::string>& ids) {
     int n = 0;
     transaction([&] {
         for (auto& id : ids) {
-            Stmt u(m_db, "UPDATE experiments SET status = 'pending' WHERE id = ?1 AND status = 'failed'", m_path);
+            Stmt u(*m_db, "UPDATE experiments SET status = 'pending' WHERE id = ?1 AND status = 'failed'");
             u.bind(1, id).step();
-            n += sqlite3_changes(m_db);
+            n += m_db->changes();
         }
     });
     return n;
 }
 
 bool Store::claim(const std::string& id, const std::string& worker) {
-    Stmt u(m_db,
+    Stmt u(*m_db,
            "UPDATE experiments SET status = 'running', worker = ?2, started_at = ?3, attempts = attempts + 1, "
-           "finished_at = NULL WHERE id = ?1 AND status = 'pending'",
-           m_path);
+           "finished_at = NULL WHERE id = ?1 AND status = 'pending'");
     u.bind(1, id).bind(2, worker).bind(3, now_iso8601()).step();
-    return sqlite3_changes(m_db) == 1;
+    return m_db->changes() == 1;
 }
 
 void Store::release(const std::string& id) {
-    Stmt u(m_db, "UPDATE experiments SET status = 'pending', worker = NULL WHERE id = ?1 AND status = 'running'", m_path);
+    Stmt u(*m_db, "UPDATE experiments SET status = 'pending', worker = NULL WHERE id = ?1 AND status = 'running'");
     u.bind(1, id).step();
 }
 
 void Store::finish(const std::string& id, const std::string& record_json, double wall_s, const std::string& version) {
-    Stmt u(m_db,
+    Stmt u(*m_db,
            "UPDATE experiments SET status = 'done', record = ?2, error = NULL, finished_at = ?3, wall_s = ?4, version = ?5 "
-           "WHERE id = ?1",
-           m_path);
+           "WHERE id = ?1");
     u.bind(1, id).bind(2, record_json).bind(3, now_iso8601()).bind(4, std::optional<double>(wall_s)).bind(5, version).step();
 }
 
 void Store::fail(const std::string& id, const std::string& error, double wall_s, const std::string& version) {
-    Stmt u(m_db,
+    Stmt u(*m_db,
            "UPDATE experiments SET status = 'failed', record = NULL, error = ?2, finished_at = ?3, wall_s = ?4, version = ?5 "
-           "WHERE id = ?1",
-           m_path);
+           "WHERE id = ?1");
     u.bind(1, id).bind(2, error).bind(3, now_iso8601()).bind(4, std::optional<double>(wall_s)).bind(5, version).step();
 }
 
 std::optional<StoreRow> Store::get(const std::string& id) const {
-    Stmt s(m_db, fmt::format("SELECT {} FROM experiments WHERE id = ?1", k_columns), m_path);
+    Stmt s(*m_db, fmt::format("SELECT {} FROM experiments WHERE id = ?1", k_columns));
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return read_row(s);
 }
 
 std::vector<StoreRow> Store::rows() const {
-    Stmt s(m_db, fmt::format("SELECT {} FROM experiments ORDER BY id", k_columns), m_path);
+    Stmt s(*m_db, fmt::format("SELECT {} FROM experiments ORDER BY id", k_columns));
     std::vector<StoreRow> out;
     while (s.step()) out.push_back(read_row(s));
     return out;
 }
 
 int Store::count(const std::string& status) const {
-    Stmt s(m_db, "SELECT COUNT(*) FROM experiments WHERE status = ?1", m_path);
+    Stmt s(*m_db, "SELECT COUNT(*) FROM experiments WHERE status = ?1");
     s.bind(1, status).step();
     return static_cast<int>(s.integer(0));
 }
 
 void Store::put(const StoreRow& row) {
-    Stmt s(m_db, fmt::format("INSERT OR REPLACE INTO experiments({}) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)", k_columns),
-           m_path);
+    Stmt s(*m_db, fmt::format("INSERT OR REPLACE INTO experiments({}) VALUES({})", k_columns, k_placeholders));
     bind_row(s, row);
     s.step();
 }
@@ -344,13 +337,12 @@ int merge_stores(const std::vector<std::string>& inputs, const std::string& outp
         }
     };
     std::vector<std::pair<std::string, std::string>> config_texts;
-    if (std::filesystem::exists(output)) {
-        Store out(output);
+    if (fs::exists(output)) {
+        Store out(output, Store::Access::read_only);
         for (auto& r : out.rows()) take(r, output);
     }
     for (const auto& in : inputs) {
-        if (!std::filesystem::exists(in)) throw Error("{}: store not found", in);
-        Store s(in);
+        Store s(in, Store::Access::read_only);
         for (auto& r : s.rows()) take(r, in);
         if (auto c = s.meta("config")) config_texts.emplace_back(in, *c);
     }

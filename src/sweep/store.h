@@ -7,12 +7,13 @@
 // nothing next to an experiment's run time.) A reader may open the file while a sweep runs.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-struct sqlite3;
+#include "util/sqlite.h"
 
 namespace rb::sweep {
 
@@ -31,8 +32,13 @@ struct StoreRow {
 
 class Store {
 public:
-    /// Opens or creates `path` (creating the schema). Throws Error naming the file.
-    explicit Store(const std::string& path);
+    enum class Access { read_write, read_only };
+    /// Opens `path`. read_write creates a missing file (atomically: built under a temporary
+    /// name and linked into place). An existing file must be a ropebench store of schema
+    /// version 1, checked before anything is written: any other file (an empty file, a
+    /// foreign SQLite database, not SQLite at all) throws Error naming it and is left
+    /// byte-identical. read_only never writes (merge inputs).
+    explicit Store(const std::string& path, Access access = Access::read_write);
     ~Store();
     Store(const Store&) = delete;
     Store& operator=(const Store&) = delete;
@@ -67,38 +73,34 @@ public:
     void put(const StoreRow& row);
     void begin();
     void commit();
+    /// Rolls back the open transaction, if SQLite has not already (it does after a full disk).
     void rollback();
-    /// Runs f() in one transaction: committed when f returns, rolled back when it throws.
+    /// Runs f() in one transaction: committed when f returns, rolled back when it throws; the
+    /// first error propagates (a full disk reads "database or disk is full (SQLITE_FULL)").
     template <typename F>
     void transaction(F&& f) {
-        begin();
-        try {
-            f();
-            commit();
-        } catch (...) {
-            rollback();
-            throw;
-        }
+        m_db->transaction(std::forward<F>(f));
     }
 
-    sqlite3* handle() { return m_db; }
-
 private:
-    void exec(const std::string& sql);
     std::string m_path;
-    sqlite3* m_db = nullptr;
+    std::unique_ptr<sqlite::Db> m_db;
 };
 
 /// "2026-11-29T01:23:45Z"
 std::string now_iso8601();
 /// "host:pid" of this process.
 std::string this_worker();
-/// The record without what legitimately differs between two runs of the same experiment:
-/// every "wall_s", "tokens_per_s" and the "software" block. Two records of one experiment
+/// The record without what legitimately differs between two runs of the same experiment
+/// (bookkeeping, at any depth): "wall_s", "tokens_per_s", "tokens_processed",
+/// "evaluator_tokens_processed", "cache" (key-cache hits), "software" (build), "backend"
+/// (threads), and the machine's paths ("path", "local_path", "file"). Metric values,
+/// per-document sums and passkey outputs remain. Two records of one experiment
 /// are the same result iff their fingerprints are equal (merge, tests).
 nlohmann::json record_fingerprint(const nlohmann::json& record);
 
-/// Unites `inputs` into `output` (created if missing; rows already there take part).
+/// Unites `inputs` (opened read-only, never changed) into `output` (created if missing; rows
+/// already there take part; an existing output must be a ropebench store).
 /// Per id: done beats failed beats running/pending; two done rows must have equal
 /// fingerprints, else the merge is refused (Error naming the id and both files) and
 /// `output` is left unchanged. Returns the number of rows in the result.

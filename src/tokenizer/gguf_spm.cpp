@@ -76,8 +76,9 @@ GgufSpmSettings gguf_spm_settings(const GgufVocab& vocab) {
 std::string gguf_vocab_to_spm_proto(const GgufVocab& vocab, const std::string& source) {
     const size_t n = vocab.tokens.size();
     if (vocab.model != "llama")
-        throw Error("{}: tokenizer.ggml.model: unsupported tokenizer '{}', expected 'llama' (SentencePiece)", source,
-                    vocab.model);
+        throw Error("{}: tokenizer.ggml.model: unsupported tokenizer '{}', expected 'llama' (SentencePiece) or 'gpt2' "
+                    "(byte-level BPE)",
+                    source, vocab.model);
     if (n == 0) throw Error("{}: tokenizer.ggml.tokens: empty vocabulary", source);
     if (!vocab.scores.empty() && vocab.scores.size() != n)
         throw Error("{}: tokenizer.ggml.scores: expected {} entries (one per token), got {}", source, n,

@@ -2,7 +2,13 @@
 
 #include <sentencepiece_processor.h>
 
+#include <filesystem>
+
+#include "formats/gguf.h"
+#include "tokenizer/gguf_bpe.h"
 #include "tokenizer/gguf_spm.h"
+#include "tokenizer/hf_tokenizer_json.h"
+#include "tokenizer/unicode.h"
 #include "util/error.h"
 #include "util/hash.h"
 #include "util/mapped_file.h"
@@ -23,9 +29,10 @@ public:
         m_eos = m_sp.eos_id();
     }
 
-    void set_special(int bos, int eos) {
+    void set_special(int bos, int eos, bool add_bos) {
         m_bos = bos;
         m_eos = eos;
+        m_add_bos = add_bos;
     }
 
     std::vector<int> encode(std::string_view text) const override {
@@ -68,15 +75,21 @@ public:
             throw Error("{}: token id {} out of range, expected 0..{}", m_source, id, m_vocab_size - 1);
         return m_sp.IdToPiece(id);
     }
+    std::string token_bytes(int id) const override {
+        return spm_piece_bytes(piece(id), m_sp.IsByte(id));
+    }
     int vocab_size() const override { return m_vocab_size; }
     int bos_id() const override { return m_bos; }
     int eos_id() const override { return m_eos; }
+    bool add_bos() const override { return m_add_bos && m_bos >= 0; }
     std::string identity() const override { return m_identity; }
+    std::string kind() const override { return "sentencepiece"; }
 
 private:
     sentencepiece::SentencePieceProcessor m_sp;
     std::string m_source, m_identity;
     int m_vocab_size = 0, m_bos = -1, m_eos = -1;
+    bool m_add_bos = true;
 };
 
 }  // namespace
@@ -88,17 +101,53 @@ std::unique_ptr<Tokenizer> Tokenizer::from_sentencepiece_file(const std::string&
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_gguf_vocab(const GgufVocab& vocab, const std::string& source) {
+    if (vocab.model == "gpt2") return make_bpe_tokenizer(gguf_vocab_to_bpe_spec(vocab, source));
     std::string proto = gguf_vocab_to_spm_proto(vocab, source);
     // Identity: hash of the rebuilt model (pieces, scores, types, normalizer settings).
     auto tok = std::make_unique<SpmTokenizer>(proto, source, sha256_hex(proto));
-    tok->set_special(vocab.bos_id, vocab.eos_id);
+    tok->set_special(vocab.bos_id, vocab.eos_id, vocab.add_bos);
     return tok;
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json(const std::string& path, const std::string& config_path) {
+    std::string text = read_file(path);  // throws Error naming the path
+    std::optional<std::string> config;
+    if (!config_path.empty() && file_exists(config_path)) config = read_file(config_path);
+    return make_bpe_tokenizer(parse_tokenizer_json(text, path, config, config_path));
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::from_folder(const std::string& dir) {
+    namespace fs = std::filesystem;
+    const fs::path d(dir);
+    const std::string spm = (d / "tokenizer.model").string();
+    if (file_exists(spm)) return from_sentencepiece_file(spm);
+    const std::string hf = (d / "tokenizer.json").string();
+    if (file_exists(hf)) return from_tokenizer_json(hf, (d / "tokenizer_config.json").string());
+    throw Error("{}: no tokenizer: expected tokenizer.model or tokenizer.json in this folder", dir);
+}
+
+std::unique_ptr<Tokenizer> Tokenizer::from_path(const std::string& path) {
+    if (is_directory(path)) return from_folder(path);
+    const std::filesystem::path p(path);
+    if (p.extension() == ".json") return from_tokenizer_json(path, (p.parent_path() / "tokenizer_config.json").string());
+    if (p.extension() == ".model") return from_sentencepiece_file(path);
+    MappedFile f(path);  // throws Error naming the path; tensor pages are never touched
+    GgufFile g = parse_gguf(f.data(), f.size(), path);
+    auto vocab = gguf_vocab(g);
+    if (!vocab) throw Error("{}: no tokenizer: no tokenizer.ggml.tokens in this GGUF file", path);
+    return from_gguf_vocab(*vocab, path);
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_checkpoint(const Checkpoint& ckpt) {
     if (auto path = ckpt.tokenizer_model_path()) return from_sentencepiece_file(*path);
     if (auto vocab = ckpt.gguf_vocab()) return from_gguf_vocab(*vocab, ckpt.path());
-    throw Error("{}: no tokenizer: expected tokenizer.model next to the weights or a tokenizer.ggml.* vocabulary",
+    if (ckpt.format() != "gguf") {
+        const std::string hf = (std::filesystem::path(ckpt.path()) / "tokenizer.json").string();
+        if (file_exists(hf))
+            return from_tokenizer_json(hf, (std::filesystem::path(ckpt.path()) / "tokenizer_config.json").string());
+    }
+    throw Error("{}: no tokenizer: expected tokenizer.model or tokenizer.json next to the weights, or a "
+                "tokenizer.ggml.* vocabulary",
                 ckpt.path());
 }
 

@@ -1,10 +1,13 @@
 // Tokenizer: SentencePiece .model files through libsentencepiece (honouring the model's
-// own normalizer settings), or the vocabulary embedded in a GGUF file.
+// own normalizer settings), Hugging Face tokenizer.json files (merge-based BPE, byte-level
+// or SentencePiece-style; see tokenizer/bpe_tokenizer.h), or the vocabulary embedded in a
+// GGUF file ("llama" = SentencePiece, "gpt2" = byte-level BPE).
 //
-// Both paths run libsentencepiece: a GGUF "llama" vocabulary is rebuilt into a
-// SentencePiece BPE ModelProto (see tokenizer/gguf_spm.h for the normalizer rules), so it
-// segments exactly like the .model it came from. All const methods may be called from
-// several threads at once.
+// A GGUF "llama" vocabulary is rebuilt into a SentencePiece BPE ModelProto (see
+// tokenizer/gguf_spm.h for the normalizer rules), so it segments exactly like the .model it
+// came from; a GGUF "gpt2" vocabulary runs the same BPE code as tokenizer.json (see
+// tokenizer/gguf_bpe.h). All const methods may be called from several threads at once.
+// docs/tokenizers.md lists the supported kinds.
 #pragma once
 #include <memory>
 #include <string>
@@ -24,9 +27,22 @@ class Tokenizer {
 public:
     virtual ~Tokenizer() = default;
 
-    /// From the checkpoint: its tokenizer.model (folder) or embedded vocabulary (GGUF).
-    /// Throws Error naming the file when neither is usable.
+    /// From the checkpoint: the tokenizer files of its folder (see from_folder) or its
+    /// embedded vocabulary (GGUF). Throws Error naming the file when none is usable.
     static std::unique_ptr<Tokenizer> from_checkpoint(const Checkpoint& ckpt);
+    /// From the tokenizer files of a folder (weights and config.json are not needed):
+    /// tokenizer.model when present (SentencePiece; a tokenizer.json beside it is the
+    /// Hugging Face conversion of the same model and is not read), otherwise tokenizer.json
+    /// (+ tokenizer_config.json when present). Throws Error naming the folder when it has
+    /// neither.
+    static std::unique_ptr<Tokenizer> from_folder(const std::string& dir);
+    /// From a tokenizer-only folder (from_folder), a tokenizer.json (with the
+    /// tokenizer_config.json beside it, if any), a SentencePiece .model, or a .gguf file (its
+    /// vocabulary only; the tensors are not read).
+    static std::unique_ptr<Tokenizer> from_path(const std::string& path);
+    /// From a Hugging Face tokenizer.json; `config_path` names its tokenizer_config.json
+    /// (read when it exists; empty = none).
+    static std::unique_ptr<Tokenizer> from_tokenizer_json(const std::string& path, const std::string& config_path);
     /// From a SentencePiece .model file.
     static std::unique_ptr<Tokenizer> from_sentencepiece_file(const std::string& path);
     /// From a GGUF vocabulary; `source` names the file in messages.
@@ -43,12 +59,23 @@ public:
     /// decrease.
     virtual std::vector<TokenSpan> encode_with_spans(std::string_view text) const = 0;
     virtual std::string decode(const std::vector<int>& ids) const = 0;
+    /// The vocabulary's own spelling of a token ("▁the", "Ġthe", "<0x0A>").
     virtual std::string piece(int id) const = 0;
+    /// The bytes the token stands for in text (" the", "\n"; a special token's own text).
+    virtual std::string token_bytes(int id) const = 0;
     virtual int vocab_size() const = 0;
+    /// BOS / EOS ids; -1 when the tokenizer has none (Qwen's tokenizer.json has no BOS).
     virtual int bos_id() const = 0;
     virtual int eos_id() const = 0;
+    /// Whether the model's own tokenizer puts BOS in front of a text (SentencePiece .model:
+    /// true; tokenizer.json: tokenizer_config.json add_bos_token, else its post-processor
+    /// template; GGUF: tokenizer.ggml.add_bos_token). Never true when bos_id() is -1.
+    virtual bool add_bos() const = 0;
     /// Identifies the vocabulary (hash of pieces + normalizer) for caches and records.
+    /// SentencePiece: 64 hex digits; BPE: "bpe-byte-level:<hex>" or "bpe-sentencepiece:<hex>".
     virtual std::string identity() const = 0;
+    /// "sentencepiece", "bpe-byte-level" or "bpe-sentencepiece".
+    virtual std::string kind() const = 0;
 };
 
 }  // namespace rb

@@ -71,15 +71,20 @@ std::string read_file(const std::string& path) {
 
 void write_file(const std::string& path, std::string_view content) {
     std::string tmp = path + ".tmp" + std::to_string(::getpid());
+    std::error_code ec;
+    auto fail = [&](const std::string& why) {
+        std::filesystem::remove(tmp, ec);  // never leave the temporary behind
+        return Error("{}: {}", path, why);
+    };
     {
         std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-        if (!f) throw Error("{}: cannot write: {}", path, std::strerror(errno));
+        if (!f) throw fail(fmt::format("cannot write: {}", std::strerror(errno)));
         f.write(content.data(), static_cast<std::streamsize>(content.size()));
-        if (!f) throw Error("{}: write failed", path);
+        f.flush();
+        if (!f) throw fail("write failed");
     }
-    std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
-    if (ec) throw Error("{}: cannot rename into place: {}", path, ec.message());
+    if (ec) throw fail("cannot rename into place: " + ec.message());
 }
 
 bool file_exists(const std::string& path) {

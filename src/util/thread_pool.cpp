@@ -121,4 +121,9 @@ ThreadPool& ThreadPool::global() {
 
 void ThreadPool::set_default_threads(int n) { g_default_threads = n; }
 
+std::string ThreadPool::check_thread_count(long long n) {
+    if (n >= 0 && n <= k_max_threads) return "";
+    return "expected a thread count from 0 (all cores) to " + std::to_string(k_max_threads) + ", got " + std::to_string(n);
+}
+
 }  // namespace rb

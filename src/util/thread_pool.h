@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -36,6 +37,10 @@ public:
     /// Default pool shared by the process (size set by set_default_threads before first use).
     static ThreadPool& global();
     static void set_default_threads(int n);
+    /// Largest thread count any flag or config accepts (0 = all cores).
+    static constexpr int k_max_threads = 1024;
+    /// "" when 0 <= n <= k_max_threads, else the reason (for the caller's error line).
+    static std::string check_thread_count(long long n);
     static int hardware_threads();
 
 private:

@@ -119,14 +119,10 @@ TEST(EvalCli, IssueReferenceCommandRecordValidates) {
                                      "--trials", "3",
                                      "--key-cache", cache,
                                      "--json"};
-    auto t0 = std::chrono::steady_clock::now();
     auto r = run_cli(args);
-    double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ASSERT_EQ(r.status, 0) << r.err;
     json rec = json::parse(r.out);
-    validate_record(rec);
-    std::cerr << "eval reference command: " << wall << " s wall, record wall_s " << rec["wall_s"] << "\n";
-    EXPECT_LT(wall, 60.0);
+    validate_record(rec);  // (its wall time is a figure for the note, never a test condition)
     const auto& m = rec["metrics"];
     EXPECT_EQ(rec["rope"]["method"], "yarn");
     EXPECT_EQ(m["ppl"]["documents_used"], 8);

@@ -53,9 +53,11 @@ TEST(InfoCli, GgufJson) {
     EXPECT_EQ(j["tokenizer"]["source"], "gguf");
     ASSERT_EQ(j["memory"].size(), 5u);
     EXPECT_EQ(j["memory"][0]["ctx"], 2048);
-    // weights: 936,448 params x 4 bytes (f32) / x 2 (bf16); kv: 2*5 layers*2048*4 kv heads*16*4 bytes.
-    EXPECT_EQ(j["memory"][0]["f32"]["weights"], 936448 * 4);
-    EXPECT_EQ(j["memory"][0]["bf16"]["weights"], 936448 * 2);
+    // weights: the matrices and the (tied, so packed a second time) LM head in the compute type,
+    // 936,448 - 1,408 norm weights = 935,040 values; the f32 embedding table (105 x 128 = 13,440)
+    // and norms (5 x 256 + 128 = 1,408) always 4 bytes. kv: 2*5 layers*2048*4 kv heads*16*4 bytes.
+    EXPECT_EQ(j["memory"][0]["f32"]["weights"], 935040 * 4 + (13440 + 1408) * 4);
+    EXPECT_EQ(j["memory"][0]["bf16"]["weights"], 935040 * 2 + (13440 + 1408) * 4);
     EXPECT_EQ(j["memory"][0]["f32"]["kv_cache"], 2 * 5 * 2048 * 4 * 16 * 4);
 }
 

@@ -24,9 +24,10 @@ TEST(ReportCli, WritesTheReport) {
         EXPECT_TRUE(fs::is_regular_file(dir + "/rep/" + f)) << f;
     auto j = nlohmann::json::parse(rb::read_file(dir + "/rep/comprehensive_results.json"));
     EXPECT_EQ(j["counts"]["done"], 27);
-    // results.csv: header + one line per experiment
+    // results.csv (tidy): header + one line per done experiment and metric (ppl, longppl,
+    // passkey) + one line per failed/pending/running row
     std::string csv = rb::read_file(dir + "/rep/results.csv");
-    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 32);
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 27 * 3 + 5);
 }
 
 TEST(ReportCli, DefaultOutDirAndNoPlots) {

@@ -17,6 +17,7 @@
 
 #include "common/test_util.h"
 #include "sweep_e2e_util.h"
+#include "unit/hub/fake_hub.h"
 #include "util/mapped_file.h"
 #include "sweep/store.h"
 
@@ -55,10 +56,21 @@ pid_t spawn_quiet(const std::vector<std::string>& args) {
     return pid;
 }
 
-// Kills a sweep with SIGKILL `kills` times at random points (fixed seed, printed), then
-// lets it finish; the store must equal an uninterrupted run's.
-void kill_and_resume(const std::string& config, const std::vector<std::string>& extra, int kills, int min_ms, int max_ms,
-                     int expected) {
+// Store counts, read while a sweep may be writing (WAL readers never block the writer).
+std::pair<int, int> done_and_running(const std::string& db) {
+    if (!std::ifstream(db).good()) return {0, 0};
+    try {
+        rb::sweep::Store s(db);
+        return {s.count("done"), s.count("running")};
+    } catch (const std::exception&) {
+        return {0, 0};  // the sweep is still creating the store
+    }
+}
+
+// Kills a sweep with SIGKILL `kills` times, each time at a random point of the grid while
+// an experiment is in flight (the store shows it running: the test waits for that state,
+// not for a clock), then lets it finish; the store must equal an uninterrupted run's.
+void kill_and_resume(const std::string& config, const std::vector<std::string>& extra, int kills, int expected) {
     std::string dir = rb::test::temp_dir();
     std::string ref_db = dir + "/ref.db", db = dir + "/killed.db";
     std::vector<std::string> ref_args{"sweep", config, "--db", ref_db, "--progress", "lines"};
@@ -71,25 +83,34 @@ void kill_and_resume(const std::string& config, const std::vector<std::string>& 
     std::vector<std::string> args{"sweep", config, "--db", db, "--progress", "lines"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::mt19937 rng(20261129);
-    std::uniform_int_distribution<int> delay(min_ms, max_ms);
     int interrupted_in_flight = 0;
     for (int k = 0; k < kills; ++k) {
-        int ms = delay(rng);
+        // Kill once `target` experiments are done and the next one is running.
+        int done_now = done_and_running(db).first;
+        if (done_now >= expected - 1) break;
+        int target = std::uniform_int_distribution<int>(done_now, std::min(expected - 1, done_now + expected / kills))(rng);
         pid_t pid = spawn_quiet(args);
         ASSERT_GT(pid, 0);
-        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
-        kill(pid, SIGKILL);
+        bool exited = false;
         int st = 0;
-        waitpid(pid, &st, 0);
-        bool killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
-        int running = 0, done = 0;
-        if (std::ifstream(db).good()) {
-            rb::sweep::Store s(db);
-            running = s.count("running");
-            done = s.count("done");
+        for (;;) {
+            if (waitpid(pid, &st, WNOHANG) == pid) {
+                exited = true;
+                break;
+            }
+            auto [done, running] = done_and_running(db);
+            if (running > 0 && done >= target) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling interval, not a deadline
         }
+        if (!exited) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &st, 0);
+        }
+        bool killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+        auto [done, running] = done_and_running(db);
         interrupted_in_flight += killed && running > 0;
-        std::printf("kill %d after %d ms: %s, %d done, %d running\n", k + 1, ms, killed ? "killed" : "had exited", done, running);
+        std::printf("kill %d at %d done: %s, %d done, %d running\n", k + 1, target, killed ? "killed" : "had exited", done,
+                    running);
     }
     EXPECT_GT(interrupted_in_flight, 0) << "no kill landed while an experiment was in flight; the test proved nothing";
     auto fin = run_cli(args);
@@ -110,6 +131,13 @@ void kill_and_resume(const std::string& config, const std::vector<std::string>& 
 }  // namespace
 
 TEST(SweepCli, DryRunStudyPreset) {
+    // The hub id's geometry comes from its config.json alone (the fake hub serves TinyLlama's).
+    rb::test::FakeHub hub;
+    hub.add_repo("TinyLlama/TinyLlama-1.1B-Chat-v1.0", source_path("tests/fixtures/tinyllama"),
+                 "0123456789abcdef0123456789abcdef01234567");
+    std::string home = rb::test::temp_dir(), endpoint = hub.endpoint();
+    rb::test::ScopedEnv e1("HF_HOME", home.c_str()), e2("HF_ENDPOINT", endpoint.c_str()), e3("HF_HUB_CACHE", nullptr),
+        e4("HF_HUB_OFFLINE", nullptr);
     auto r = run_cli({"sweep", source_path("presets/tinyllama-study.toml"), "--dry-run"});
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_NE(r.out.find("experiments: 371"), std::string::npos) << r.out.substr(r.out.size() > 3000 ? r.out.size() - 3000 : 0);
@@ -117,7 +145,9 @@ TEST(SweepCli, DryRunStudyPreset) {
     EXPECT_NE(r.out.find("per method: default 4 yarn 100 llama3 100 ntk_by_parts 100 linear 24 longrope 20 dynamic 20 ntk 3"),
               std::string::npos);
     EXPECT_NE(r.out.find("per context: 2048 92 4096 93 8192 93 16384 93"), std::string::npos);
-    EXPECT_NE(r.out.find("geometry from built-in TinyLlama"), std::string::npos);
+    EXPECT_NE(r.out.find("geometry from the hub's config.json: layers 22, heads 32/4, head_dim 64, hidden 2048, trained ctx 2048"),
+              std::string::npos) << r.out.substr(0, 600);
+    for (const auto& q : hub.log()) EXPECT_NE(q.path.find("config.json"), std::string::npos) << q.path;  // nothing else
     EXPECT_NE(r.out.find("total FLOPs"), std::string::npos);
     EXPECT_EQ(r.out.find("[INVALID"), std::string::npos);
 }
@@ -159,15 +189,15 @@ TEST(SweepCli, BadConfigsAreRejectedWithKeyAndLine) {
 }
 
 TEST(SweepCli, KillAtRandomPointsThenResume_FakeEval) {
-    // 18 experiments of 40 ms each (~0.8 s uninterrupted); kills between 60 and 500 ms.
+    // 18 experiments of 40 ms each; each kill lands while one of them is running.
     std::string dir = rb::test::temp_dir();
-    kill_and_resume(write(dir, "c.toml", tiny_config()), {"--fake-eval-ms", "40"}, 6, 60, 500, k_tiny_experiments);
+    kill_and_resume(write(dir, "c.toml", tiny_config()), {"--fake-eval-ms", "40"}, 6, k_tiny_experiments);
 }
 
 TEST(SweepCli, KillAtRandomPointsThenResume_RealEval) {
     std::string dir = rb::test::temp_dir();
     // ppl only: passkey prompts do not fit in 64 tokens (those experiments fail, by design).
-    kill_and_resume(write(dir, "c.toml", tiny_config()), {}, 4, 100, 900, k_tiny_experiments);
+    kill_and_resume(write(dir, "c.toml", tiny_config()), {}, 4, k_tiny_experiments);
 }
 
 TEST(SweepCli, ShardsMergeToTheUnshardedStore) {

@@ -23,12 +23,13 @@ void attention_task_generic(const AttnTask& t) {
     const int hd = t.head_dim;
     std::vector<float> s(k_tile), acc(hd);
     for (int i = 0; i < t.n_pos; i++) {
-        const int last = t.pos_first + i;  // causal: keys 0..last
+        const int last = t.pos_first + i;  // causal: keys first..last
+        const int first = attention_first_key(t, last);
         for (int h = 0; h < t.group; h++) {
             const float* qi = t.q + static_cast<size_t>(i) * t.ldq + static_cast<size_t>(h) * hd;
             float mx = -INFINITY, sum = 0;
             std::fill(acc.begin(), acc.end(), 0.f);
-            for (int t0 = 0; t0 <= last; t0 += k_tile) {
+            for (int t0 = first; t0 <= last; t0 += k_tile) {
                 const int t1 = std::min(last + 1, t0 + k_tile);
                 float tile_max = -INFINITY;
                 for (int j = t0; j < t1; j++) {
@@ -63,7 +64,8 @@ void attention_task_generic(const AttnTask& t) {
 bool attention_bf16_available(int head_dim) { return active_isa() >= Isa::avx512bf16 && head_dim % 2 == 0; }
 
 void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
-               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool, bool bf16) {
+               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool, bool bf16,
+               int window) {
     if (n <= 0 || n_heads <= 0) return;
     const int group = n_heads / n_kv_heads;
     detail::AttnFn fn = nullptr;
@@ -116,7 +118,8 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
     for (int it = 0; it < n_items; it++) {
         const int tile = it % n_tiles;
         const int p_lo = tile * bq, p_hi = std::min(n, p_lo + bq);
-        prefix[it + 1] = prefix[it] + static_cast<double>(p_hi - p_lo) * (pos0 + p_hi + 64);
+        const double keys = window > 0 ? std::min(pos0 + p_hi, window + bq) : pos0 + p_hi;
+        prefix[it + 1] = prefix[it] + static_cast<double>(p_hi - p_lo) * (keys + 64);
     }
     const int nt = std::min(pool.size(), n_items);
     // Item range of thread t: items whose cost midpoint falls in [t, t+1) * total / nt.
@@ -137,6 +140,7 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
             task.ldq = ldq;
             task.n_pos = p_hi - p_lo;
             task.pos_first = pos0 + p_lo;
+            task.window = window;
             task.group = group;
             task.k = k_cache + static_cast<size_t>(g) * cap * head_dim;
             task.v = v_cache + static_cast<size_t>(g) * cap * head_dim;

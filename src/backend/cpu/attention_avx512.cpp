@@ -40,12 +40,13 @@ void block(const Ctx& x, int r0, int t0, int nk) {
     const AttnTask& t = *x.t;
     const int hd = t.head_dim, G = t.group;
     const float* qp[M];
-    int lim[M];
+    int lim[M], lo[M];
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
         const int r = r0 + i;
         qp[i] = t.q + static_cast<size_t>(r / G) * t.ldq + static_cast<size_t>(r % G) * hd;
         lim[i] = t.pos_first + r / G;
+        lo[i] = attention_first_key(t, lim[i]);
     }
     // S = Q · Kt
     __m512 s[M][4];
@@ -72,17 +73,18 @@ void block(const Ctx& x, int r0, int t0, int nk) {
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
         const int r = r0 + i;
-        const int valid = std::clamp(lim[i] - t0 + 1, 0, nk);  // keys t0 .. t0+valid-1 are visible
+        const int valid = std::clamp(lim[i] - t0 + 1, 0, nk);  // keys t0 .. t0+valid-1 are not in the future
+        const int below = std::clamp(lo[i] - t0, 0, nk);          // keys t0 .. t0+below-1 are out of the window
         __mmask16 mk[4];
         __m512 z[4];
         for (int v = 0; v < 4; v++) {
-            mk[v] = count_mask(valid - 16 * v);
+            mk[v] = count_mask(valid - 16 * v) & static_cast<__mmask16>(~count_mask(below - 16 * v));
             z[v] = _mm512_mask_mul_ps(ninf, mk[v], s[i][v], scale);
         }
         const float tmax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(z[0], z[1]), _mm512_max_ps(z[2], z[3])));
         const float m_old = x.m[r];
         const float m_new = std::max(m_old, tmax);
-        if (valid == 0 || m_new == -INFINITY) {  // no visible key in this tile for this row
+        if (valid <= below || m_new == -INFINITY) {  // no visible key in this tile for this row
             corr[i] = 1.f;
             for (int v = 0; v < 4; v++) _mm512_store_ps(x.p + i * k_bk + 16 * v, _mm512_setzero_ps());
             continue;
@@ -151,12 +153,15 @@ void task(const AttnTask& t) {
     std::fill(x.l, x.l + R, 0.f);
 
     const int last = t.pos_first + t.n_pos - 1;
-    for (int t0 = 0; t0 <= last; t0 += k_bk) {
+    // Sliding window: tiles wholly before the first query's window hold no visible key.
+    const int first = attention_first_key(t, t.pos_first) / k_bk * k_bk;
+    for (int t0 = first; t0 <= last; t0 += k_bk) {
         const int nk = std::min(k_bk, last + 1 - t0);
         x.kt = t.kt + static_cast<size_t>(t0 / k_bk) * hd * k_bk;  // Kt[c][j] = K[t0 + j][c], zero for j >= nk
         for (int r0 = 0; r0 < R; r0 += k_mr) {
             const int rows = std::min(k_mr, R - r0);
-            if (t.pos_first + (r0 + rows - 1) / t.group < t0) continue;  // no row of the block sees this tile
+            if (t.pos_first + (r0 + rows - 1) / t.group < t0) continue;
+            if (attention_first_key(t, t.pos_first + r0 / t.group) >= t0 + nk) continue;  // all before the window  // no row of the block sees this tile
             switch (rows) {
                 case 1: block<1>(x, r0, t0, nk); break;
                 case 2: block<2>(x, r0, t0, nk); break;

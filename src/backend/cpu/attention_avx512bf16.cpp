@@ -51,11 +51,12 @@ void block(const Ctx& x, int r0, int t0, int nk) {
     const AttnTask& t = *x.t;
     const int G = t.group;
     const uint32_t* qp[M];
-    int lim[M];
+    int lim[M], lo[M];
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
         qp[i] = x.q2 + static_cast<size_t>(r0 + i) * x.hp;
         lim[i] = t.pos_first + (r0 + i) / G;
+        lo[i] = attention_first_key(t, lim[i]);
     }
     __m512 s[M][4];
 #pragma GCC unroll 8
@@ -80,18 +81,19 @@ void block(const Ctx& x, int r0, int t0, int nk) {
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
         const int r = r0 + i;
-        const int valid = std::clamp(lim[i] - t0 + 1, 0, nk);
+        const int valid = std::clamp(lim[i] - t0 + 1, 0, nk);  // keys t0 .. t0+valid-1 are not in the future
+        const int below = std::clamp(lo[i] - t0, 0, nk);          // keys t0 .. t0+below-1 are out of the window
         __mmask16 mk[4];
         __m512 z[4];
         for (int v = 0; v < 4; v++) {
-            mk[v] = count_mask(valid - 16 * v);
+            mk[v] = count_mask(valid - 16 * v) & static_cast<__mmask16>(~count_mask(below - 16 * v));
             z[v] = _mm512_mask_mul_ps(ninf, mk[v], s[i][v], scale);
         }
         const float tmax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(z[0], z[1]), _mm512_max_ps(z[2], z[3])));
         const float m_old = x.m[r];
         const float m_new = std::max(m_old, tmax);
         uint32_t* p2 = x.p2 + i * (k_bk / 2);
-        if (valid == 0 || m_new == -INFINITY) {
+        if (valid <= below || m_new == -INFINITY) {
             corr[i] = 1.f;
             _mm512_store_si512(p2, _mm512_setzero_si512());
             _mm512_store_si512(p2 + 16, _mm512_setzero_si512());
@@ -192,13 +194,16 @@ void task(const AttnTask& t) {
     std::fill(x.l, x.l + R, 0.f);
 
     const int last = t.pos_first + t.n_pos - 1;
-    for (int t0 = 0; t0 <= last; t0 += k_bk) {
+    // Sliding window: tiles wholly before the first query's window hold no visible key.
+    const int first = attention_first_key(t, t.pos_first) / k_bk * k_bk;
+    for (int t0 = first; t0 <= last; t0 += k_bk) {
         const int nk = std::min(k_bk, last + 1 - t0);
         x.kt = reinterpret_cast<const uint32_t*>(t.kt) + static_cast<size_t>(t0 / k_bk) * x.hp * k_bk;
         pack_v_tile(t.v + static_cast<size_t>(t0) * hd, nk, hd, x.hdp, v2);
         for (int r0 = 0; r0 < R; r0 += k_mr) {
             const int rows = std::min(k_mr, R - r0);
             if (t.pos_first + (r0 + rows - 1) / t.group < t0) continue;
+            if (attention_first_key(t, t.pos_first + r0 / t.group) >= t0 + nk) continue;  // all before the window
             switch (rows) {
                 case 1: block<1>(x, r0, t0, nk); break;
                 case 2: block<2>(x, r0, t0, nk); break;

@@ -53,6 +53,26 @@ public:
         });
     }
 
+    void rmsnorm_heads(float* x, int n, int ldx, int heads, int head_dim, const float* g, float eps) override {
+        m_pool.parallel_for(static_cast<size_t>(n), [&](size_t b, size_t e) {
+            for (size_t i = b; i < e; i++)
+                for (int h = 0; h < heads; h++) {
+                    float* v = x + i * ldx + static_cast<size_t>(h) * head_dim;
+                    double ss = 0;
+                    for (int c = 0; c < head_dim; c++) ss += static_cast<double>(v[c]) * v[c];
+                    const float r = static_cast<float>(1.0 / std::sqrt(ss / head_dim + eps));
+                    for (int c = 0; c < head_dim; c++) v[c] = v[c] * r * g[c];
+                }
+        });
+    }
+
+    void add_bias(float* x, int n, int ldx, const float* b, int dim) override {
+        for (int i = 0; i < n; i++) {
+            float* xi = x + static_cast<size_t>(i) * ldx;
+            for (int c = 0; c < dim; c++) xi[c] += b[c];
+        }
+    }
+
     void rope(float* x, int n, int ldx, int heads, int head_dim, int rot_dim, const float* cos,
               const float* sin) override {
         const int half = rot_dim / 2;
@@ -73,9 +93,10 @@ public:
     }
 
     void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
-                   int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, bool bf16) override {
+                   int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, bool bf16,
+                   int window) override {
         cpu::attention(q, ldq, n, pos0, k_cache, v_cache, cap, n_heads, n_kv_heads, head_dim, scale, out, ldo,
-                       m_pool, bf16);
+                       m_pool, bf16, window);
     }
 
     void store_kv(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache, float* v_cache,

@@ -43,7 +43,7 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
 /// (vdpbf16ps, f32 accumulation) where the CPU has AVX512_BF16 and head_dim is even.
 void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
                int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool,
-               bool bf16 = false);
+               bool bf16 = false, int window = 0);
 /// True when attention(..., bf16 = true) takes the bf16 path (for tests and the benchmark).
 bool attention_bf16_available(int head_dim);
 
@@ -62,8 +62,11 @@ namespace ref {
 /// y[m, n] = x[m, k] · W[n, k]ᵀ, accumulated in double.
 void gemm(const float* x, int m, int ldx, const float* w, int n, int k, float* y, int ldy);
 /// Plain softmax attention (materialises one row of scores at a time), double accumulation.
+/// window > 0: the query at position p sees keys max(0, p - window + 1) .. p.
 void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
-               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo);
+               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, int window = 0);
+/// RMSNorm of each head vector of x[n, heads, hd] (row stride ldx), in place, in double.
+void rmsnorm_heads(float* x, int n, int ldx, int heads, int head_dim, const float* g, float eps);
 /// silu in double: out = g / (1 + exp(-g)) * u.
 void swiglu(const float* gu, float* out, int n, int inter);
 /// Max-shifted sum of exp in double.
@@ -130,6 +133,7 @@ struct AttnTask {
     int ldq;
     int n_pos;             // query positions in this task
     int pos_first;         // absolute position of the first query
+    int window;            // > 0: query at position p sees keys p-window+1 .. p only
     int group;             // G query heads per KV head
     const float* k;        // [cap, hd] keys of this KV head
     const float* v;        // [cap, hd] values
@@ -156,6 +160,8 @@ AttnTransposeFn attention_transpose_avx512bf16();
 void swiglu_rows_avx512(const float* gu, float* out, size_t b, size_t e, int inter);
 void logsumexp_rows_avx512(const float* logits, size_t b, size_t e, int vocab, int ld, double* lse, int* argmax);
 void attention_task_generic(const AttnTask& t);
+/// First key a query at position p sees (0 without a window).
+inline int attention_first_key(const AttnTask& t, int p) { return t.window > 0 && p - t.window + 1 > 0 ? p - t.window + 1 : 0; }
 
 }  // namespace detail
 

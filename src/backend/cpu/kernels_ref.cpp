@@ -34,36 +34,48 @@ void gemm(const float* x, int m, int ldx, const float* w, int n, int k, float* y
 }
 
 void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
-               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo) {
+               int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, int window) {
     int group = n_heads / n_kv_heads;
     std::vector<double> s(static_cast<size_t>(pos0 + n));
     std::vector<double> acc(head_dim);
     for (int i = 0; i < n; i++) {
-        int last = pos0 + i;  // causal: keys 0..last
+        int last = pos0 + i;  // causal: keys first..last
+        int first = window > 0 ? std::max(0, last - window + 1) : 0;
         for (int h = 0; h < n_heads; h++) {
             int kvh = h / group;
             const float* qi = q + i * (size_t)ldq + h * (size_t)head_dim;
             const float* K = k_cache + (size_t)kvh * cap * head_dim;
             const float* V = v_cache + (size_t)kvh * cap * head_dim;
             double mx = -INFINITY;
-            for (int t = 0; t <= last; t++) {
+            for (int t = first; t <= last; t++) {
                 double d = 0;
                 for (int c = 0; c < head_dim; c++) d += static_cast<double>(qi[c]) * K[t * (size_t)head_dim + c];
                 s[t] = d * scale;
                 mx = std::max(mx, s[t]);
             }
             double sum = 0;
-            for (int t = 0; t <= last; t++) {
+            for (int t = first; t <= last; t++) {
                 s[t] = std::exp(s[t] - mx);
                 sum += s[t];
             }
             std::fill(acc.begin(), acc.end(), 0.0);
-            for (int t = 0; t <= last; t++)
+            for (int t = first; t <= last; t++)
                 for (int c = 0; c < head_dim; c++) acc[c] += s[t] * V[t * (size_t)head_dim + c];
             float* o = out + i * (size_t)ldo + h * (size_t)head_dim;
             for (int c = 0; c < head_dim; c++) o[c] = static_cast<float>(acc[c] / sum);
         }
     }
+}
+
+void rmsnorm_heads(float* x, int n, int ldx, int heads, int head_dim, const float* g, float eps) {
+    for (int i = 0; i < n; i++)
+        for (int h = 0; h < heads; h++) {
+            float* v = x + static_cast<size_t>(i) * ldx + static_cast<size_t>(h) * head_dim;
+            double ss = 0;
+            for (int c = 0; c < head_dim; c++) ss += static_cast<double>(v[c]) * v[c];
+            const double r = 1.0 / std::sqrt(ss / head_dim + eps);
+            for (int c = 0; c < head_dim; c++) v[c] = static_cast<float>(v[c] * r * g[c]);
+        }
 }
 
 void swiglu(const float* gu, float* out, int n, int inter) {

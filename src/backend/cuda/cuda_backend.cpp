@@ -181,6 +181,16 @@ public:
         RB_CUDA(cudaGetLastError());
     }
 
+    void rmsnorm_heads(float* x, int n, int ldx, int heads, int head_dim, const float* g, float eps) override {
+        launch_rmsnorm_heads(x, n, ldx, heads, head_dim, g, eps, m_stream);
+        RB_CUDA(cudaGetLastError());
+    }
+
+    void add_bias(float* x, int n, int ldx, const float* b, int dim) override {
+        launch_add_bias(x, n, ldx, b, dim, m_stream);
+        RB_CUDA(cudaGetLastError());
+    }
+
     void rope(float* x, int n, int ldx, int heads, int head_dim, int rot_dim, const float* cos,
               const float* sin) override {
         launch_rope(x, n, ldx, heads, head_dim, rot_dim, cos, sin, m_stream);
@@ -188,10 +198,11 @@ public:
     }
 
     void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
-                   int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, bool bf16) override {
+                   int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, bool bf16,
+                   int window) override {
         if (head_dim > k_max_head_dim)
             throw Error("cuda attention: head_dim {} is larger than the kernels' maximum {}", head_dim, k_max_head_dim);
-        AttentionArgs a{q, ldq, n, pos0, k_cache, v_cache, cap, n_heads, n_kv_heads, head_dim, scale, out, ldo};
+        AttentionArgs a{q, ldq, n, pos0, k_cache, v_cache, cap, n_heads, n_kv_heads, head_dim, scale, out, ldo, window};
         launch_attention(a, bf16, m_stream);
         RB_CUDA(cudaGetLastError());
     }

@@ -50,15 +50,33 @@ __global__ void f32_to_bf16_kernel(const float* __restrict__ x, int rows, int co
             y[static_cast<size_t>(r) * cols + c] = __float2bfloat16_rn(x[static_cast<size_t>(r) * ldx + c]);
 }
 
-__global__ void rmsnorm_kernel(const float* x, const float* __restrict__ g, float* y, int dim, float eps) {
-    const float* xr = x + static_cast<size_t>(blockIdx.x) * dim;
-    float* yr = y + static_cast<size_t>(blockIdx.x) * dim;
+// RMSNorm of one vector by the whole block (rmsnorm and rmsnorm_heads).
+__device__ void rmsnorm_block(const float* xr, const float* __restrict__ g, float* yr, int dim, float eps) {
     double ss = 0;
     for (int c = threadIdx.x; c < dim; c += blockDim.x) ss += static_cast<double>(xr[c]) * xr[c];
     ss = block_sum(ss);
     const float r = static_cast<float>(1.0 / sqrt(ss / dim + eps));
     // y may alias x: each element is read and written by the same thread, after the reduction.
     for (int c = threadIdx.x; c < dim; c += blockDim.x) yr[c] = xr[c] * r * g[c];
+}
+
+__global__ void rmsnorm_kernel(const float* x, const float* __restrict__ g, float* y, int dim, float eps) {
+    rmsnorm_block(x + static_cast<size_t>(blockIdx.x) * dim, g, y + static_cast<size_t>(blockIdx.x) * dim, dim, eps);
+}
+
+// Block (i, y): row i, heads y, y + gridDim.y, ...
+__global__ void rmsnorm_heads_kernel(float* x, int ldx, int heads, int head_dim, const float* __restrict__ g, float eps) {
+    for (int h = blockIdx.y; h < heads; h += gridDim.y) {
+        float* v = x + static_cast<size_t>(blockIdx.x) * ldx + static_cast<size_t>(h) * head_dim;
+        rmsnorm_block(v, g, v, head_dim, eps);
+    }
+}
+
+__global__ void add_bias_kernel(float* x, int n, int ldx, const float* __restrict__ b, int dim) {
+    for (int r = blockIdx.y; r < n; r += gridDim.y) {
+        float* xr = x + static_cast<size_t>(r) * ldx;
+        for (int c = blockIdx.x * blockDim.x + threadIdx.x; c < dim; c += gridDim.x * blockDim.x) xr[c] += b[c];
+    }
 }
 
 __global__ void rope_kernel(float* x, int ldx, int heads, int head_dim, int half, const float* __restrict__ cos,
@@ -173,24 +191,30 @@ __global__ void logsumexp_kernel(const float* __restrict__ logits, int vocab, co
 //
 // Rows: for KV head kvh (blockIdx.y), row R in [0, n·G) is query position p = R / G of head
 // h = kvh·G + R % G (G = H / KV), so the G heads sharing a KV head share every key tile a block
-// loads. Block b covers rows [b·BM, (b+1)·BM); row R sees keys 0 .. pos0 + p. Blocks run from the
-// last (longest) rows first to balance the causal triangle.
+// loads. Block b covers rows [b·BM, (b+1)·BM); row R sees keys first_key(R) .. pos0 + p
+// (first_key = 0 without a window). Blocks run from the last (longest) rows first to balance the
+// causal triangle. A block's key loop starts at the tile holding the first key any of its rows sees.
 
 struct RowMap {
-    int G, kvh, row0, total_rows, kv_len;
-    __device__ RowMap(const AttentionArgs& a, int bm) {
+    int G, kvh, row0, total_rows, kv_first, kv_len, window;
+    __device__ RowMap(const AttentionArgs& a, int bm, int bn) {
         G = a.n_heads / a.n_kv_heads;
         kvh = blockIdx.y;
         row0 = (gridDim.x - 1 - blockIdx.x) * bm;
         total_rows = a.n * G;
+        window = a.window;
         const int p_last = min(a.n - 1, (row0 + bm - 1) / G);
         kv_len = a.pos0 + p_last + 1;  // keys any row of the block may see
+        kv_first = first_key(row0, a.pos0) / bn * bn;
     }
     // Offset of row R's head vector in a [n, H, hd] tensor with row stride ld.
     __device__ size_t offset(int R, int ld, int hd) const {
         return static_cast<size_t>(R / G) * ld + static_cast<size_t>(kvh * G + R % G) * hd;
     }
     __device__ int last_key(int R, int pos0) const { return pos0 + R / G; }
+    __device__ int first_key(int R, int pos0) const {
+        return window > 0 ? max(0, pos0 + R / G - window + 1) : 0;
+    }
 };
 
 // f32 path (CUDA cores): BM = 32 rows, BN = 32 keys, 4 warps; warp w owns rows w + 4k (k < 8),
@@ -210,7 +234,7 @@ __global__ void __launch_bounds__(k_f_threads) attention_f32_kernel(AttentionArg
     float* sq = fsm;
     float* sk = sq + k_f_bm * hd;
     float* sv = sk + k_f_bn * ks;
-    const RowMap rm(a, k_f_bm);
+    const RowMap rm(a, k_f_bm, k_f_bn);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     const float* kb = a.k_cache + static_cast<size_t>(rm.kvh) * a.cap * hd;
     const float* vb = a.v_cache + static_cast<size_t>(rm.kvh) * a.cap * hd;
@@ -220,16 +244,17 @@ __global__ void __launch_bounds__(k_f_threads) attention_f32_kernel(AttentionArg
         sq[i] = R < rm.total_rows ? a.q[rm.offset(R, a.ldq, hd) + d] : 0.f;
     }
     float m[k_f_rows], l[k_f_rows], o[k_f_rows][k_f_dpl];
-    int lim[k_f_rows];
+    int lim[k_f_rows], lo[k_f_rows];
 #pragma unroll
     for (int k = 0; k < k_f_rows; k++) {
         m[k] = -INFINITY;
         l[k] = 0.f;
         lim[k] = rm.last_key(rm.row0 + warp + 4 * k, a.pos0);
+        lo[k] = rm.first_key(rm.row0 + warp + 4 * k, a.pos0);
 #pragma unroll
         for (int j = 0; j < k_f_dpl; j++) o[k][j] = 0.f;
     }
-    for (int k0 = 0; k0 < rm.kv_len; k0 += k_f_bn) {
+    for (int k0 = rm.kv_first; k0 < rm.kv_len; k0 += k_f_bn) {
         __syncthreads();  // Q written / previous tile consumed
         for (int i = threadIdx.x; i < k_f_bn * hd; i += k_f_threads) {
             const int c = i / hd, d = i - c * hd, key = k0 + c;
@@ -245,7 +270,7 @@ __global__ void __launch_bounds__(k_f_threads) attention_f32_kernel(AttentionArg
             const float* kr = sk + lane * ks;
             float dot = 0.f;
             for (int d = 0; d < hd; d++) dot = fmaf(qr[d], kr[d], dot);
-            const float s = (key <= lim[k] && key < rm.kv_len) ? dot * a.scale : -INFINITY;
+            const float s = (key >= lo[k] && key <= lim[k] && key < rm.kv_len) ? dot * a.scale : -INFINITY;
             const float mn = fmaxf(m[k], warp_max(s));
             const float base = mn == -INFINITY ? 0.f : mn;  // a row with every key masked so far
             const float p = expf(s - base);
@@ -364,7 +389,7 @@ __global__ void __launch_bounds__(k_b_threads) attention_bf16_kernel(AttentionAr
     __nv_bfloat16* sq = reinterpret_cast<__nv_bfloat16*>(smem);               // [BM][qs], first
     __nv_bfloat16* sk = reinterpret_cast<__nv_bfloat16*>(smem);               // [BN][qs], then
     __nv_bfloat16* svt = sk + k_b_bn * T::qs;                                  // [HDP][vs]
-    const RowMap rm(a, k_b_bm);
+    const RowMap rm(a, k_b_bm, k_b_bn);
     const int hd = a.head_dim;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     const float* kb = a.k_cache + static_cast<size_t>(rm.kvh) * a.cap * hd;
@@ -387,6 +412,7 @@ __global__ void __launch_bounds__(k_b_threads) attention_bf16_kernel(AttentionAr
         qf[kc][3] = ld32(sq + (ra + 8) * T::qs + kc * 16 + 8 + 2 * t);
     }
     const int lim_a = rm.last_key(rm.row0 + ra, a.pos0), lim_b = rm.last_key(rm.row0 + ra + 8, a.pos0);
+    const int lo_a = rm.first_key(rm.row0 + ra, a.pos0), lo_b = rm.first_key(rm.row0 + ra + 8, a.pos0);
 
     float4 kr[T::loads], vr[T::loads];  // the next key tile, f32, on its way to shared memory
     float o[HDP / 8][4];
@@ -394,8 +420,8 @@ __global__ void __launch_bounds__(k_b_threads) attention_bf16_kernel(AttentionAr
     for (int dt = 0; dt < HDP / 8; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.f;
     float m_a = -INFINITY, m_b = -INFINITY, l_a = 0.f, l_b = 0.f;  // l: this thread's partial row sums
 
-    bf_load<HDP>(kr, vr, kb, vb, 0, rm.kv_len, hd);
-    for (int k0 = 0; k0 < rm.kv_len; k0 += k_b_bn) {
+    bf_load<HDP>(kr, vr, kb, vb, rm.kv_first, rm.kv_len, hd);
+    for (int k0 = rm.kv_first; k0 < rm.kv_len; k0 += k_b_bn) {
         __syncthreads();  // Q fragments read / previous tile consumed
         bf_store<HDP>(kr, vr, sk, svt);
         __syncthreads();
@@ -416,8 +442,8 @@ __global__ void __launch_bounds__(k_b_threads) attention_bf16_kernel(AttentionAr
 #pragma unroll
             for (int e = 0; e < 2; e++) {
                 const int key = k0 + nt * 8 + 2 * t + e;
-                s[nt][e] = key <= lim_a ? s[nt][e] * scale_log2 : -INFINITY;
-                s[nt][2 + e] = key <= lim_b ? s[nt][2 + e] * scale_log2 : -INFINITY;
+                s[nt][e] = key >= lo_a && key <= lim_a ? s[nt][e] * scale_log2 : -INFINITY;
+                s[nt][2 + e] = key >= lo_b && key <= lim_b ? s[nt][2 + e] * scale_log2 : -INFINITY;
                 mx_a = fmaxf(mx_a, s[nt][e]);
                 mx_b = fmaxf(mx_b, s[nt][2 + e]);
             }
@@ -499,6 +525,17 @@ void launch_f32_to_bf16(const float* x, int rows, int cols, size_t ldx, uint16_t
 void launch_rmsnorm(const float* x, const float* g, float* y, int n, int dim, float eps, cudaStream_t s) {
     if (n <= 0) return;
     rmsnorm_kernel<<<n, 256, 0, s>>>(x, g, y, dim, eps);
+}
+
+void launch_rmsnorm_heads(float* x, int n, int ldx, int heads, int head_dim, const float* g, float eps, cudaStream_t s) {
+    if (n <= 0 || heads <= 0 || head_dim <= 0) return;
+    rmsnorm_heads_kernel<<<dim3(n, grid_y(heads)), head_dim >= 128 ? 128 : 64, 0, s>>>(x, ldx, heads, head_dim, g, eps);
+}
+
+void launch_add_bias(float* x, int n, int ldx, const float* b, int dim, cudaStream_t s) {
+    if (n <= 0 || dim <= 0) return;
+    const unsigned gx = static_cast<unsigned>((dim + 255) / 256 < 64 ? (dim + 255) / 256 : 64);
+    add_bias_kernel<<<dim3(gx, grid_y(n)), 256, 0, s>>>(x, n, ldx, b, dim);
 }
 
 void launch_rope(float* x, int n, int ldx, int heads, int head_dim, int rot_dim, const float* cos, const float* sin,

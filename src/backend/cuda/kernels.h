@@ -16,6 +16,13 @@ void launch_f32_to_bf16(const float* x, int rows, int cols, size_t ldx, uint16_t
 /// y[n, dim] = x / rms(x) * g   (sum of squares in double; y may alias x)
 void launch_rmsnorm(const float* x, const float* g, float* y, int n, int dim, float eps, cudaStream_t s);
 
+/// In place, x[i, h·hd : (h+1)·hd] = that head / rms(head) * g for each of the n rows (row
+/// stride ldx) and heads (sum of squares in double; g [head_dim]).
+void launch_rmsnorm_heads(float* x, int n, int ldx, int heads, int head_dim, const float* g, float eps, cudaStream_t s);
+
+/// x[i, 0:dim] += b[0:dim] for each of the n rows of x (row stride ldx).
+void launch_add_bias(float* x, int n, int ldx, const float* b, int dim, cudaStream_t s);
+
 /// In-place rotate_half RoPE of x[n, heads, head_dim] (row stride ldx) from cos/sin [n, rot/2].
 void launch_rope(float* x, int n, int ldx, int heads, int head_dim, int rot_dim, const float* cos, const float* sin,
                  cudaStream_t s);
@@ -50,9 +57,10 @@ struct AttentionArgs {
     float scale;
     float* out;  // [n, H, hd], row stride ldo
     int ldo;
+    int window;  // > 0: the query at position p sees keys max(0, p - window + 1) .. p; 0: keys 0 .. p
 };
 
-/// Causal GQA flash attention (online softmax over key tiles held in shared memory).
+/// Causal (optionally sliding-window) GQA flash attention (online softmax over key tiles held in shared memory).
 /// bf16: Q·Kᵀ and P·V on bf16 tensor cores (mma.sync m16n8k16, f32 accumulation and softmax)
 /// when attention_bf16_supported(); otherwise, and for !bf16, the f32 kernel (CUDA cores).
 void launch_attention(const AttentionArgs& a, bool bf16, cudaStream_t s);

@@ -1,6 +1,6 @@
 // Test bodies of the backend-ops test (see backend_ops.h): every Backend op against its scalar
 // reference, one TEST_P per op. References: cpu::ref (the library's double-accumulated
-// definitions of gemm, attention, swiglu and log-sum-exp) and, for the ops that have none
+// definitions of gemm, attention, per-head RMSNorm, swiglu and log-sum-exp) and, for the ops that have none
 // there, the plain loops below. Tolerances are per op and dtype, derived next to each test.
 #include <gtest/gtest.h>
 
@@ -144,6 +144,58 @@ TEST_P(BackendOps, Rmsnorm) {
         }
 }
 
+// ---- rmsnorm_heads --------------------------------------------------------------------------------
+
+// In place on each head of x[n, heads, hd] (row stride ldx); reference cpu::ref::rmsnorm_heads
+// (double). The Rmsnorm bound: sum of squares in double, r and two products in f32: 3u·|ref|;
+// 4u allowed. The row padding past the heads is untouched.
+TEST_P(BackendOps, RmsnormHeads) {
+    struct Case {
+        int n, heads, head_dim;
+    };
+    for (const Case& c : {Case{1, 1, 1}, Case{5, 4, 16}, Case{7, 32, 128}, Case{3, 2, 256}, Case{300, 8, 64},
+                          Case{2, 3, 96}}) {
+        const int ldx = c.heads * c.head_dim + 5;
+        const float eps = 1e-6f;
+        auto x = random_vec(static_cast<size_t>(c.n) * ldx, 310 + c.head_dim, -2.f, 2.f);
+        auto g = random_vec(c.head_dim, 410 + c.head_dim, 0.5f, 1.5f);
+        Buf xb(be(), x), gb(be(), g);
+        be().rmsnorm_heads(xb.get(), c.n, ldx, c.heads, c.head_dim, gb.get(), eps);
+        const auto got = xb.host();
+        auto want = x;
+        cpu::ref::rmsnorm_heads(want.data(), c.n, ldx, c.heads, c.head_dim, g.data(), eps);
+        for (size_t i = 0; i < got.size(); i++) {
+            if (static_cast<int>(i % ldx) >= c.heads * c.head_dim) {
+                ASSERT_EQ(got[i], x[i]) << "changed padding at row " << i / ldx << " col " << i % ldx;
+                continue;
+            }
+            ASSERT_LE(std::fabs(got[i] - static_cast<double>(want[i])), 1e-30 + 4 * k_u * std::fabs(want[i]))
+                << "n=" << c.n << " heads=" << c.heads << " hd=" << c.head_dim << " at row " << i / ldx << " col "
+                << i % ldx << ": got " << got[i] << " want " << want[i];
+        }
+    }
+}
+
+// ---- add_bias -------------------------------------------------------------------------------------
+
+// One f32 addition per element: exactly the host's x + b; the row padding past dim is untouched.
+TEST_P(BackendOps, AddBias) {
+    for (int n : {1, 7, 300})
+        for (int dim : {1, 37, 5000}) {
+            const int ldx = dim + 3;
+            auto x = random_vec(static_cast<size_t>(n) * ldx, 320 + n + dim), b = random_vec(dim, 420 + dim, -5.f, 5.f);
+            Buf xb(be(), x), bb(be(), b);
+            be().add_bias(xb.get(), n, ldx, bb.get(), dim);
+            const auto got = xb.host();
+            for (int i = 0; i < n; i++)
+                for (int c = 0; c < ldx; c++) {
+                    const size_t at = static_cast<size_t>(i) * ldx + c;
+                    ASSERT_EQ(got[at], c < dim ? x[at] + b[c] : x[at]) << "n=" << n << " dim=" << dim << " at (" << i
+                                                                       << ", " << c << ")";
+                }
+        }
+}
+
 // ---- rope -----------------------------------------------------------------------------------------
 
 // (a, b) -> (a c - b s, b c + a s) in f32 (contracted to FMA or not): each output within
@@ -191,6 +243,7 @@ TEST_P(BackendOps, Rope) {
 
 struct AttnCase {
     int n, pos0, heads, kv_heads, head_dim;
+    int window = 0;  // sliding window (0: none)
 };
 
 // Several query blocks, decoding rows (n = 1), GQA groups 1..8 (3 included), head dims from 6 to
@@ -200,6 +253,11 @@ const AttnCase k_attn_cases[] = {
     {1, 300, 32, 4, 64},  {130, 70, 8, 1, 64},  {20, 10, 4, 2, 80},  {9, 60, 2, 1, 128}, {3, 0, 6, 3, 24},
     {65, 130, 16, 4, 64}, {7, 5, 4, 2, 6},      {40, 90, 6, 2, 32},  {4, 20, 2, 1, 256}, {200, 0, 8, 1, 64},
     {17, 3, 4, 1, 96},
+    // Sliding windows: one key (itself), shorter than a key tile, straddling tiles, longer than
+    // every row's history (no effect), decoding, GQA blocks whose rows start in different tiles.
+    {200, 0, 8, 1, 64, 1}, {70, 0, 8, 2, 8, 16},  {33, 100, 32, 4, 64, 50}, {130, 70, 8, 1, 64, 100},
+    {1, 300, 32, 4, 64, 64}, {9, 60, 2, 1, 128, 500}, {20, 10, 4, 2, 80, 7}, {4, 20, 2, 1, 256, 5},
+    {65, 130, 16, 4, 64, 129}, {7, 5, 4, 2, 6, 3},
 };
 
 void check_attention(Backend& be, const AttnCase& c, bool bf16) {
@@ -225,11 +283,11 @@ void check_attention(Backend& be, const AttnCase& c, bool bf16) {
     const float sentinel = -777.f;
     Buf qb(be, q), kb(be, kc), vb(be, vc), ob(be, std::vector<float>(static_cast<size_t>(c.n) * ldo, sentinel));
     be.attention(qb.get(), ldq, c.n, c.pos0, kb.get(), vb.get(), cap, c.heads, c.kv_heads, c.head_dim, scale, ob.get(),
-                 ldo, bf16);
+                 ldo, bf16, c.window);
     const auto out = ob.host();
     std::vector<float> ref(out.size(), sentinel);
     cpu::ref::attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale,
-                        ref.data(), ldo);
+                        ref.data(), ldo, c.window);
     // f32: outputs are softmax-weighted means of V in [-1, 1]; scores are f32 dot products (error
     // <= hd·u·|q||k|·scale ~ 1e-5 with |q| <= 3), exp within a few ulp, sums over <= 500 keys in
     // f32: below 5e-5 + 1e-4·|ref| (the cpu kernels' tolerance, kernels_test.cpp).
@@ -240,7 +298,7 @@ void check_attention(Backend& be, const AttnCase& c, bool bf16) {
         const double tol = bf16 ? 4e-3 : 5e-5 + 1e-4 * std::fabs(ref[i]);
         ASSERT_LE(std::fabs(static_cast<double>(out[i]) - ref[i]), tol)
             << (bf16 ? "bf16" : "f32") << " n=" << c.n << " pos0=" << c.pos0 << " H=" << c.heads << " KV=" << c.kv_heads
-            << " hd=" << c.head_dim << " at row " << i / ldo << " col " << i % ldo << ": got " << out[i] << " want "
+            << " hd=" << c.head_dim << " window=" << c.window << " at row " << i / ldo << " col " << i % ldo << ": got " << out[i] << " want "
             << ref[i];
     }
 }
@@ -254,25 +312,30 @@ TEST_P(BackendOps, AttentionBf16) {
 }
 
 // A long causal prefill in blocks (as the model runs it): every block's rows see the keys stored
-// so far, including many 64-key tiles and the diagonal inside one.
+// so far, including many 64-key tiles and the diagonal inside one; with a sliding window of 300
+// (Mistral-style), later blocks skip the tiles before their window.
 TEST_P(BackendOps, AttentionLongPrefillInBlocks) {
     const int L = 700, H = 8, KV = 2, hd = 64, cap = L, blk = 256;
     auto q = round_bf16(random_vec(static_cast<size_t>(L) * H * hd, 7, -3.f, 3.f));
     auto kc = round_bf16(random_vec(static_cast<size_t>(KV) * cap * hd, 8));
     auto vc = round_bf16(random_vec(static_cast<size_t>(KV) * cap * hd, 9));
-    std::vector<float> ref(q.size());
-    cpu::ref::attention(q.data(), H * hd, L, 0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, ref.data(), H * hd);
     Buf qb(be(), q), kb(be(), kc), vb(be(), vc), ob(be(), q.size());
-    for (bool bf16 : {false, true}) {
-        for (int b = 0; b < L; b += blk) {
-            const int t = std::min(blk, L - b);
-            be().attention(qb.get() + static_cast<size_t>(b) * H * hd, H * hd, t, b, kb.get(), vb.get(), cap, H, KV,
-                           hd, 0.125f, ob.get() + static_cast<size_t>(b) * H * hd, H * hd, bf16);
+    for (int window : {0, 300}) {
+        std::vector<float> ref(q.size());
+        cpu::ref::attention(q.data(), H * hd, L, 0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, ref.data(), H * hd,
+                            window);
+        for (bool bf16 : {false, true}) {
+            for (int b = 0; b < L; b += blk) {
+                const int t = std::min(blk, L - b);
+                be().attention(qb.get() + static_cast<size_t>(b) * H * hd, H * hd, t, b, kb.get(), vb.get(), cap, H,
+                               KV, hd, 0.125f, ob.get() + static_cast<size_t>(b) * H * hd, H * hd, bf16, window);
+            }
+            const auto out = ob.host();
+            for (size_t i = 0; i < out.size(); i++)  // tolerances of check_attention
+                ASSERT_LE(std::fabs(static_cast<double>(out[i]) - ref[i]), bf16 ? 4e-3 : 5e-5 + 1e-4 * std::fabs(ref[i]))
+                    << (bf16 ? "bf16" : "f32") << " window=" << window << " at position " << i / (H * hd)
+                    << " element " << i % (H * hd);
         }
-        const auto out = ob.host();
-        for (size_t i = 0; i < out.size(); i++)  // tolerances of check_attention
-            ASSERT_LE(std::fabs(static_cast<double>(out[i]) - ref[i]), bf16 ? 4e-3 : 5e-5 + 1e-4 * std::fabs(ref[i]))
-                << (bf16 ? "bf16" : "f32") << " at position " << i / (H * hd) << " element " << i % (H * hd);
     }
 }
 

@@ -6,8 +6,10 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "backend/backend.h"
 #include "backend/cpu/kernels.h"
 #include "common/test_util.h"
 #include "unit/backend/round_bf16.h"
@@ -177,6 +179,7 @@ TEST(Gemm, ZeroK) {
 
 struct AttnCase {
     int n, pos0, heads, kv_heads, head_dim;
+    int window = 0;  // sliding window (0 = none)
 };
 
 // Outputs are softmax-weighted means of V entries in [-1, 1]. Scores are f32 dot products
@@ -194,14 +197,14 @@ void check_attention(const AttnCase& c, Isa isa, int threads) {
     std::vector<float> out(static_cast<size_t>(c.n) * ldo, sentinel), ref(out.size(), sentinel);
     ThreadPool pool(threads);
     attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, out.data(), ldo,
-              pool);
+              pool, false, c.window);
     ref::attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, ref.data(),
-                   ldo);
+                   ldo, c.window);
     for (size_t i = 0; i < out.size(); i++) {
         const double tol = 5e-5 + 1e-4 * std::fabs(ref[i]);
         ASSERT_LE(std::fabs(static_cast<double>(out[i]) - ref[i]), tol)
             << "isa " << isa_name(isa) << " n=" << c.n << " pos0=" << c.pos0 << " H=" << c.heads << " KV=" << c.kv_heads
-            << " hd=" << c.head_dim << " at row " << i / ldo << " col " << i % ldo << ": got " << out[i] << " want " << ref[i];
+            << " hd=" << c.head_dim << " window=" << c.window << " at row " << i / ldo << " col " << i % ldo << ": got " << out[i] << " want " << ref[i];
     }
 }
 
@@ -210,6 +213,19 @@ TEST(Attention, MatchesReferenceAtEveryLevel) {
         {1, 0, 4, 2, 8},      {1, 37, 4, 1, 16},   {5, 0, 4, 4, 16},   {70, 0, 8, 2, 8},   {33, 100, 32, 4, 64},
         {1, 300, 32, 4, 64},  {130, 70, 8, 1, 64}, {20, 10, 4, 2, 80}, {9, 60, 2, 1, 128}, {3, 0, 6, 3, 24},
         {65, 130, 16, 4, 64},
+    };
+    for (Isa isa : supported_levels())
+        for (const auto& c : cases) ASSERT_NO_FATAL_FAILURE(check_attention(c, isa, 2));
+}
+
+// Sliding window: keys p-window+1 .. p. Windows of 1 (a row sees only itself), smaller and
+// larger than a 64-key tile, not a multiple of it, reaching or not the start of the cache,
+// queries that start inside or past the first window; same tolerance as without a window.
+TEST(Attention, SlidingWindowMatchesReferenceAtEveryLevel) {
+    const AttnCase cases[] = {
+        {5, 0, 4, 2, 8, 1},      {70, 0, 8, 2, 8, 16},    {33, 100, 32, 4, 64, 40}, {1, 300, 32, 4, 64, 64},
+        {130, 70, 8, 1, 64, 65}, {20, 10, 4, 2, 80, 200}, {9, 60, 2, 1, 128, 7},    {65, 130, 16, 4, 64, 129},
+        {200, 0, 4, 1, 32, 100},
     };
     for (Isa isa : supported_levels())
         for (const auto& c : cases) ASSERT_NO_FATAL_FAILURE(check_attention(c, isa, 2));
@@ -227,7 +243,7 @@ TEST(Attention, Bf16PathMatchesReferenceOnRoundedInputs) {
     }
     const AttnCase cases[] = {{1, 0, 4, 2, 8},    {1, 300, 32, 4, 64}, {33, 100, 32, 4, 64}, {130, 70, 8, 1, 64},
                               {20, 10, 4, 2, 80}, {9, 60, 2, 1, 128},  {3, 0, 6, 3, 24},     {65, 130, 16, 4, 64},
-                              {7, 5, 4, 2, 6}};
+                              {7, 5, 4, 2, 6},    {130, 70, 8, 1, 64, 65}, {33, 100, 32, 4, 64, 40}};
     for (const auto& c : cases) {
         const int cap = c.pos0 + c.n + 3;
         const int ldq = c.heads * c.head_dim + 2, ldo = c.heads * c.head_dim + 5;
@@ -238,11 +254,11 @@ TEST(Attention, Bf16PathMatchesReferenceOnRoundedInputs) {
         std::vector<float> out(static_cast<size_t>(c.n) * ldo, -777.f), ref(out.size(), -777.f), f32(out.size(), -777.f);
         ThreadPool pool(2);
         attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, out.data(),
-                  ldo, pool, true);
+                  ldo, pool, true, c.window);
         attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale, f32.data(),
-                  ldo, pool, false);
+                  ldo, pool, false, c.window);
         ref::attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale,
-                       ref.data(), ldo);
+                       ref.data(), ldo, c.window);
         double worst = 0;
         bool differs = false;
         for (size_t i = 0; i < out.size(); i++) {
@@ -321,6 +337,8 @@ TEST(Epilogue, LogSumExpMatchesReferenceAtEveryLevel) {
         }
     }
 }
+
+// Backend::rmsnorm_heads and Backend::add_bias: BackendOps (backend_ops_test.cpp), every level.
 
 }  // namespace
 }  // namespace rb::cpu

@@ -200,9 +200,10 @@ TEST(BadGguf, UnsupportedArchitecture) {
 TEST(BadGguf, UnsupportedQuantisation) {
     test::GgufWriter w;
     w.llama_keys();
-    w.tensor("blk.0.ffn_down.weight", 12, {256, 2}, std::string(144 * 2, '\0'));  // Q4_K
+    w.tensor("blk.0.ffn_down.weight", 10, {256, 2}, std::string(84 * 2, '\0'));  // Q2_K
     const std::string p = gguf_file(w.build());
-    EXPECT_RB_ERROR(Checkpoint::open(p), p, "blk.0.ffn_down.weight", "unsupported quantisation Q4_K");
+    EXPECT_RB_ERROR(Checkpoint::open(p), p, "blk.0.ffn_down.weight", "unsupported quantisation Q2_K",
+                    "supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K");
 }
 
 TEST(BadGguf, MisalignedAndOverlappingData) {

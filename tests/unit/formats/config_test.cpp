@@ -79,16 +79,51 @@ TEST(Config, V5RopeParametersAndDtype) {
     EXPECT_EQ(parse(j).rope_scaling["type"], "linear");
 }
 
-TEST(Config, MistralWithoutActiveSlidingWindow) {
+TEST(Config, MistralSlidingWindow) {
     json j = base();
     j["architectures"] = {"MistralForCausalLM"};
     j["model_type"] = "mistral";
     j["sliding_window"] = nullptr;
     EXPECT_EQ(parse(j).architecture, "MistralForCausalLM");
-    j["sliding_window"] = 2048;
-    EXPECT_EQ(parse(j).model_type, "mistral");
+    EXPECT_EQ(parse(j).sliding_window, 0);
     j["sliding_window"] = 1024;
-    EXPECT_RB_ERROR(parse(j), "cfg/config.json", "sliding_window");
+    EXPECT_EQ(parse(j).sliding_window, 1024);
+    j["sliding_window"] = 0;
+    EXPECT_RB_ERROR(parse(j), "cfg/config.json", "sliding_window", "positive");
+}
+
+TEST(Config, Families) {
+    json j = base();
+    j["architectures"] = {"Qwen2ForCausalLM"};
+    j["model_type"] = "qwen2";
+    j["use_sliding_window"] = false;
+    j["sliding_window"] = 32768;
+    auto c = parse(j);
+    EXPECT_EQ(c.model_type, "qwen2");
+    EXPECT_TRUE(c.qkv_bias);
+    EXPECT_FALSE(c.qk_norm);
+    EXPECT_EQ(c.sliding_window, 0);  // inactive unless use_sliding_window
+    j["use_sliding_window"] = true;
+    EXPECT_RB_ERROR(parse(j), "cfg/config.json", "use_sliding_window");
+    j = base();
+    j["architectures"] = {"Qwen3ForCausalLM"};
+    j["model_type"] = "qwen3";
+    j["head_dim"] = 128;
+    c = parse(j);
+    EXPECT_TRUE(c.qk_norm);
+    EXPECT_FALSE(c.qkv_bias);
+    EXPECT_EQ(c.head_dim, 128);
+    j = base();
+    j["architectures"] = {"Phi3ForCausalLM"};
+    j["model_type"] = "phi3";
+    j["sliding_window"] = 2047;
+    c = parse(j);
+    EXPECT_EQ(c.model_type, "phi3");
+    EXPECT_EQ(c.sliding_window, 2047);
+    j = base();
+    j.erase("architectures");
+    j["model_type"] = "qwen3";
+    EXPECT_EQ(parse(j).architecture, "Qwen3ForCausalLM");
 }
 
 TEST(Config, Rejections) {
@@ -110,8 +145,11 @@ TEST(Config, Rejections) {
     j["architectures"] = {"GPT2LMHeadModel"};
     EXPECT_RB_ERROR(parse(j), "cfg/config.json", "architectures", "GPT2LMHeadModel");
     j = base();
-    j["architectures"] = {"Qwen2ForCausalLM"};
-    EXPECT_RB_ERROR(parse(j), "cfg/config.json", "Qwen2ForCausalLM");
+    j["architectures"] = {"GemmaForCausalLM"};
+    EXPECT_RB_ERROR(parse(j), "cfg/config.json", "GemmaForCausalLM", "Phi3ForCausalLM");
+    j = base();
+    j["sliding_window"] = 4096;  // Llama has none
+    EXPECT_RB_ERROR(parse(j), "cfg/config.json", "sliding_window");
     j = base();
     j.erase("architectures");
     j["model_type"] = "gpt2";

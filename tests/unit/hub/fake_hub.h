@@ -10,6 +10,11 @@
 //     gated repo  → 401 GatedRepo without "Authorization: Bearer <token>", 403 with a wrong one
 //   GET /lfs/<sha256>  → the bytes; Range: bytes=N- → 206 / 416
 // Fault injection: drop the connection once mid-body; serve corrupted bytes for a file.
+// Hostile modes (`hostile`, docs/hub.md "Tests"): LFS redirects to another host (`cdn`, a
+// second FakeHub on 127.0.0.2), via a hop on this host, or to any Location (file://, ftp://,
+// ...); redirect loops (HEAD relative, GET absolute); endless bodies; bodies longer or shorter
+// than announced; a 206 for another range; endless response headers; no announced size; any
+// ETag / X-Repo-Commit value.
 // Every request is counted and logged. One request per connection (Connection: close).
 #pragma once
 #include <arpa/inet.h>
@@ -39,14 +44,29 @@ public:
         std::string method, path, range, auth;
     };
 
-    FakeHub() {
+    struct Hostile {
+        std::string location;        // non-empty: the Location of every LFS redirect
+        bool lfs_via_hop = false;    // LFS Location -> <endpoint>/hop/<sha256> -> 302 to the CDN
+        bool redirect_loop = false;  // LFS Location -> <endpoint>/loop/0 -> /loop/1 -> ... forever
+        bool head_loop = false;      // resolve URLs answer 302 with a relative Location to themselves
+        bool endless_body = false;   // content GETs: no Content-Length, bytes until the client hangs up
+        long long body_delta = 0;    // content GETs: this many bytes more (> 0) or fewer (< 0), Content-Length to match
+        bool huge_header = false;    // resolve URLs: header lines until the client hangs up
+        bool no_size = false;        // LFS redirects without X-Linked-Size
+        bool wrong_range = false;    // content GETs: a 206 whose Content-Range starts at 0, whatever was asked
+        std::string etag;            // non-empty: sent as the ETag (and X-Linked-Etag) of every file
+        std::string commit;          // non-empty: sent as X-Repo-Commit
+        std::string only;            // content modes, etag and commit apply to this file only ("" = all)
+    };
+
+    explicit FakeHub(const std::string& address = "127.0.0.1") : m_address(address) {
         m_listen = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (m_listen < 0) throw std::runtime_error("socket");
         int one = 1;
         ::setsockopt(m_listen, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         sockaddr_in a{};
         a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (::inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1) throw std::runtime_error("address " + address);
         a.sin_port = 0;
         if (::bind(m_listen, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind");
         if (::listen(m_listen, 64) != 0) throw std::runtime_error("listen");
@@ -66,7 +86,7 @@ public:
     FakeHub(const FakeHub&) = delete;
     FakeHub& operator=(const FakeHub&) = delete;
 
-    std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(m_port); }
+    std::string endpoint() const { return "http://" + m_address + ":" + std::to_string(m_port); }
     void add_repo(const std::string& id, const std::string& dir, const std::string& commit, bool gated = false) {
         std::lock_guard<std::mutex> g(m_mu);
         m_repos[id] = Repo{dir, commit, gated};
@@ -87,6 +107,17 @@ public:
         std::lock_guard<std::mutex> g(m_mu);
         if (on) m_corrupt.insert({filename, true});
         else m_corrupt.erase(filename);
+    }
+
+    /// Set before the requests they should affect (read by the connection threads under the lock).
+    void set_hostile(const Hostile& h) {
+        std::lock_guard<std::mutex> g(m_mu);
+        m_hostile = h;
+    }
+    /// LFS redirects point at this base URL ("" = this hub), e.g. another FakeHub's endpoint().
+    void set_cdn(const std::string& base) {
+        std::lock_guard<std::mutex> g(m_mu);
+        m_cdn = base;
     }
 
     std::string token = "hf_test_token_123";
@@ -147,12 +178,13 @@ private:
         }
     }
 
-    static void send_all(int fd, const char* p, size_t n) {
+    static bool send_all(int fd, const char* p, size_t n) {
         while (n > 0) {
             ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-            if (w <= 0) return;
+            if (w <= 0) return false;
             p += w, n -= size_t(w);
         }
+        return true;
     }
 
     void respond(int fd, int status, const std::string& reason, std::vector<std::string> headers,
@@ -177,8 +209,10 @@ private:
     void send_content(int fd, const std::string& path, std::string content, const std::string& range, bool head,
                       std::vector<std::string> hs, const std::string& filename) {
         size_t drop_at = std::string::npos;
+        Hostile hm;
         {
             std::lock_guard<std::mutex> g(m_mu);
+            hm = m_hostile;
             if (m_corrupt.count(filename) && !content.empty()) content[content.size() / 2] ^= 0x5a;
             if (!head && !m_drop_suffix.empty() && path.size() >= m_drop_suffix.size() &&
                 path.compare(path.size() - m_drop_suffix.size(), m_drop_suffix.size(), m_drop_suffix) == 0) {
@@ -186,6 +220,19 @@ private:
                 m_drop_suffix.clear();
             }
         }
+        const bool targeted = !head && (hm.only.empty() || hm.only == filename);
+        if (targeted && hm.endless_body) {
+            std::string h = "HTTP/1.1 200 OK\r\nConnection: close\r\n";
+            for (auto& x : hs) h += x + "\r\n";
+            h += "\r\n";
+            send_all(fd, h.data(), h.size());
+            std::string chunk(64 * 1024, 'z');
+            while (!m_stop && send_all(fd, chunk.data(), chunk.size())) {
+            }
+            return;
+        }
+        if (targeted && hm.body_delta > 0) content += std::string(size_t(hm.body_delta), 'x');
+        if (targeted && hm.body_delta < 0) content.resize(content.size() - std::min(content.size(), size_t(-hm.body_delta)));
         hs.push_back("Accept-Ranges: bytes");
         size_t from = 0;
         int status = 200;
@@ -197,7 +244,8 @@ private:
                 return;
             }
             status = 206;
-            hs.push_back("Content-Range: bytes " + std::to_string(from) + "-" + std::to_string(content.size() - 1) +
+            hs.push_back("Content-Range: bytes " + std::to_string(targeted && hm.wrong_range ? 0 : from) + "-" +
+                         std::to_string(content.size() - 1) +
                          "/" + std::to_string(content.size()));
         }
         std::string body = content.substr(from);
@@ -234,6 +282,23 @@ private:
         const bool head = method == "HEAD";
         std::string path = target.substr(0, target.find('?'));
 
+        Hostile hm;
+        std::string cdn;
+        {
+            std::lock_guard<std::mutex> g(m_mu);
+            hm = m_hostile;
+            cdn = m_cdn.empty() ? endpoint() : m_cdn;
+        }
+        if (path.rfind("/hop/", 0) == 0) {  // a redirect on this host that the client follows itself
+            respond(fd, 302, "Found", {"Location: " + cdn + "/lfs/" + path.substr(5) + "?X-Amz-Signature=hop"}, "", head,
+                    0, 0);
+            return;
+        }
+        if (path.rfind("/loop/", 0) == 0) {
+            int n = std::atoi(path.c_str() + 6);
+            respond(fd, 302, "Found", {"Location: " + endpoint() + "/loop/" + std::to_string(n + 1)}, "", head, 0, 0);
+            return;
+        }
         if (path.rfind("/lfs/", 0) == 0) {  // the "CDN": content-addressed by sha256
             std::string sha = path.substr(5);
             std::string content, name;
@@ -251,6 +316,20 @@ private:
         // /{org}/{name}/resolve/{rev}/{file...}
         auto parts_end = path.find("/resolve/");
         if (parts_end == std::string::npos) return error(fd, 404, "NotFound", "", head);
+        if (hm.huge_header) {
+            std::string h = "HTTP/1.1 200 OK\r\n";
+            send_all(fd, h.data(), h.size());
+            std::string pad = std::string(1000, 'a');
+            for (long i = 0; !m_stop; i++) {
+                std::string line = "X-Pad-" + std::to_string(i) + ": " + pad + "\r\n";
+                if (!send_all(fd, line.data(), line.size())) break;
+            }
+            return;
+        }
+        if (hm.head_loop) {
+            respond(fd, 302, "Found", {"Location: " + path}, "", head, 0, 0);
+            return;
+        }
         std::string repo_id = path.substr(1, parts_end - 1);
         std::string rest = path.substr(parts_end + 9);
         auto slash = rest.find('/');
@@ -277,21 +356,29 @@ private:
             if (!f) return error(fd, 404, "EntryNotFound", repo.commit, head);
             fl = *f;
         }
-        std::vector<std::string> hs{"X-Repo-Commit: " + repo.commit};
+        if (!hm.only.empty() && hm.only != filename) hm.etag.clear(), hm.commit.clear();
+        std::vector<std::string> hs{"X-Repo-Commit: " + (hm.commit.empty() ? repo.commit : hm.commit)};
         if (fl.bytes.size() > lfs_threshold) {
             hs.push_back("ETag: \"" + rb::hub::sha1_hex("pointer " + fl.sha256) + "\"");
-            hs.push_back("X-Linked-Etag: \"" + fl.sha256 + "\"");
-            hs.push_back("X-Linked-Size: " + std::to_string(fl.bytes.size()));
-            hs.push_back("Location: " + endpoint() + "/lfs/" + fl.sha256 + "?X-Amz-Signature=abc");
+            hs.push_back("X-Linked-Etag: \"" + (hm.etag.empty() ? fl.sha256 : hm.etag) + "\"");
+            if (!hm.no_size) hs.push_back("X-Linked-Size: " + std::to_string(fl.bytes.size()));
+            std::string loc = cdn + "/lfs/" + fl.sha256 + "?X-Amz-Signature=abc";
+            if (hm.lfs_via_hop) loc = endpoint() + "/hop/" + fl.sha256;
+            if (hm.redirect_loop) loc = endpoint() + "/loop/0";
+            if (!hm.location.empty()) loc = hm.location;
+            hs.push_back("Location: " + loc);
             respond(fd, 302, "Found", hs, "", head, 0, 0);
             return;
         }
-        hs.push_back("ETag: W/\"" + fl.sha1 + "\"");
+        hs.push_back(hm.etag.empty() ? "ETag: W/\"" + fl.sha1 + "\"" : "ETag: \"" + hm.etag + "\"");
         send_content(fd, path, fl.bytes, hdr["range"], head, hs, filename);
     }
 
+    std::string m_address;
     int m_listen = -1;
     int m_port = 0;
+    Hostile m_hostile;
+    std::string m_cdn;
     std::atomic<bool> m_stop{false};
     std::atomic<int> m_count{0};
     std::thread m_acceptor;

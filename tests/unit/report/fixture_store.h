@@ -134,7 +134,7 @@ inline json make_record(const std::string& method, const json& params, int64_t c
         rope_resolved["original_max_position_embeddings"] = o.trained;
     json model = {{"path", "models/tiny"}, {"format", "safetensors"}, {"config_hash", "abc123"},
                   {"architecture", "LlamaForCausalLM"}, {"dtype", "f32"}, {"trained_ctx", o.trained}, {"params", 279232}};
-    if (o.geometry) model["head_dim"] = 16, model["rope_theta"] = 10000.0;
+    if (o.geometry) model["head_dim"] = 64, model["rope_theta"] = 10000.0;
     json rec = {{"schema", "ropebench.eval/1"},
                 {"software", {{"name", "ropebench"}, {"version", "0.1.0"}, {"git", "abc1234"}}},
                 {"model", model},

@@ -1,7 +1,11 @@
 // Reading stores: the fixture grid, tolerance of optional record fields, and clear errors
 // naming the database, the row and the field for malformed input.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <filesystem>
 #include <functional>
 
 #include "report/store.h"
@@ -9,6 +13,7 @@
 #include "unit/report/fixture_store.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
+#include "util/sqlite.h"
 
 namespace rb::report {
 namespace {
@@ -41,7 +46,7 @@ TEST(Store, ReadsTheFixtureGrid) {
                 EXPECT_GT(*e.record->ppl->ppl, 1.0);
                 EXPECT_TRUE(e.record->ppl->buckets.has_value());
                 EXPECT_EQ(e.record->passkey->per_depth.size(), 5u);
-                EXPECT_EQ(*e.record->head_dim, 16);
+                EXPECT_EQ(*e.record->head_dim, 64);
                 EXPECT_EQ(*e.record->trained_ctx, 256);
                 break;
             case Status::failed:
@@ -144,6 +149,42 @@ TEST(Store, MalformedRowsAndFiles) {
     rb::write_file(dir + "/text.db", "this is not sqlite, just some text that is long enough to have a header...");
     EXPECT_NE(error_of(dir + "/text.db").find("text.db"), std::string::npos);
     EXPECT_FALSE(error_of(dir + "/text.db").empty());
+}
+
+TEST(Store, ReadsAStoreInAReadOnlyFolder) {
+    // A WAL store (as sweeps write them) in a folder this process cannot write: no -shm file
+    // can be made there. Checked in a child process that, when run as root (who may write
+    // anywhere), first becomes the unprivileged user nobody.
+    std::string dir = rb::test::temp_dir() + "/ro";
+    std::filesystem::create_directories(dir);
+    std::string db = dir + "/r.db";
+    auto rows = fx::standard_rows();
+    fx::create_store(db, rows);
+    { rb::sqlite::Db(db, rb::sqlite::Open::read_write).exec("PRAGMA journal_mode=WAL"); }
+    ASSERT_FALSE(std::filesystem::exists(db + "-shm"));
+    ::chmod(db.c_str(), 0444);
+    ::chmod(dir.c_str(), 0555);
+    ::chmod(std::filesystem::path(dir).parent_path().c_str(), 0755);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
+        if (::access(dir.c_str(), W_OK) == 0) _exit(4);  // the folder must really be read-only
+        try {
+            Store st = read_store(db);
+            _exit(st.experiments.size() == rows.size() ? 0 : 2);
+        } catch (const std::exception& e) {
+            fprintf(stderr, "%s\n", e.what());
+            _exit(1);
+        }
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ::chmod(dir.c_str(), 0755);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "1: read_store failed (its message is above), 2: wrong rows, 3: setuid, "
+                                         "4: folder writable";
+    EXPECT_FALSE(std::filesystem::exists(db + "-shm"));
 }
 
 }  // namespace

@@ -103,8 +103,15 @@ long_factor = [1.0, 2.0]
 }
 
 TEST(SweepConfig, StudyPresetCounts) {
-    auto cfg = load_sweep_config(rb::test::source_path("presets/tinyllama-study.toml"));
-    EXPECT_EQ(cfg.geometry_source.find("built-in"), 0u);
+    // The hub id's geometry through the fetcher (the CLI's fetches config.json alone).
+    std::string asked;
+    auto cfg = load_sweep_config(rb::test::source_path("presets/tinyllama-study.toml"), {}, [&](const std::string& id) {
+        asked = id;
+        return rb::test::source_path("tests/fixtures/tinyllama/config.json");
+    });
+    EXPECT_EQ(asked, "TinyLlama/TinyLlama-1.1B-Chat-v1.0");
+    EXPECT_EQ(cfg.geometry_source, "the hub's config.json");
+    EXPECT_EQ(cfg.model_config.num_layers, 22);
     auto exps = expand_experiments(cfg);
     std::map<std::string, int> by_method, by_group;
     std::map<int, int> study_by_ctx;
@@ -128,7 +135,8 @@ TEST(SweepConfig, StudyPresetCounts) {
 
 TEST(SweepConfig, OtherPresetsLoad) {
     for (const char* p : {"presets/smoke.toml", "presets/tinyllama-quick.toml"}) {
-        auto cfg = load_sweep_config(rb::test::source_path(p));
+        auto cfg = load_sweep_config(rb::test::source_path(p), {},
+                                     [](const std::string&) { return rb::test::source_path("tests/fixtures/tinyllama/config.json"); });
         auto exps = expand_experiments(cfg);
         EXPECT_GT(exps.size(), 4u) << p;
         for (auto& e : exps) EXPECT_TRUE(e.invalid.empty()) << p << ": " << e.params.dump() << ": " << e.invalid;

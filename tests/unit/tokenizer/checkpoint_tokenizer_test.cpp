@@ -3,6 +3,7 @@
 // choice between tokenizer.model and an embedded vocabulary follows the checkpoint.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "common/test_util.h"
@@ -104,6 +105,25 @@ TEST(FromCheckpoint, RealGgufFilesMatchReferenceIds) {
             EXPECT_EQ(t->encode(text), ref.at(c.tok).at(name).get<std::vector<int>>());
         }
     }
+}
+
+TEST(FromCheckpoint, FolderWithTokenizerJsonOnlyAndTheRuleWhenBothExist) {
+    namespace fs = std::filesystem;
+    const std::string dir = test::temp_dir();
+    for (const char* f : {"config.json", "model.safetensors"})
+        fs::copy_file(test::shared_path(std::string("data/models/stories260K/") + f), dir + "/" + f);
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+        fs::copy_file(test::source_path(std::string("tests/data/tokenizers/qwen3/") + f), dir + "/" + f);
+    // No tokenizer.model: the tokenizer.json is used (a checkpoint as Qwen repos ship them).
+    auto ck = Checkpoint::open(dir);
+    auto t = Tokenizer::from_checkpoint(*ck);
+    EXPECT_EQ(t->kind(), "bpe-byte-level");
+    EXPECT_EQ(t->identity(), Tokenizer::from_folder(dir)->identity());
+    // Both files: tokenizer.model wins (docs/tokenizers.md), from the checkpoint and the folder alike.
+    fs::copy_file(test::shared_path("data/models/stories260K/tokenizer.model"), dir + "/tokenizer.model");
+    auto ck2 = Checkpoint::open(dir);
+    EXPECT_EQ(Tokenizer::from_checkpoint(*ck2)->kind(), "sentencepiece");
+    EXPECT_EQ(Tokenizer::from_folder(dir)->kind(), "sentencepiece");
 }
 
 }  // namespace

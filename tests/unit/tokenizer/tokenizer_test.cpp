@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/test_util.h"
+#include "tokenizer_test_util.h"
 #include "tokenizer/gguf_spm.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -69,49 +70,6 @@ std::unique_ptr<Tokenizer> load(const std::string& tok, bool via_gguf_vocab) {
     std::string path = model_path(tok);
     if (via_gguf_vocab) return Tokenizer::from_gguf_vocab(vocab_from_model(path), path + " (as GGUF vocab)");
     return Tokenizer::from_sentencepiece_file(path);
-}
-
-std::string strip_ws(std::string_view s) {
-    std::string out;
-    for (char c : s)
-        if (c != ' ' && c != '\n' && c != '\t' && c != '\r') out.push_back(c);
-    return out;
-}
-
-/// Index of the first difference, for readable failures on long id lists.
-::testing::AssertionResult same_ids(const std::vector<int>& got, const std::vector<int>& want) {
-    size_t n = std::min(got.size(), want.size());
-    for (size_t i = 0; i < n; ++i)
-        if (got[i] != want[i])
-            return ::testing::AssertionFailure() << "first difference at token " << i << ": got " << got[i]
-                                                 << ", want " << want[i] << " (sizes " << got.size() << " vs "
-                                                 << want.size() << ")";
-    if (got.size() != want.size())
-        return ::testing::AssertionFailure() << "sizes differ: got " << got.size() << ", want " << want.size();
-    return ::testing::AssertionSuccess();
-}
-
-/// Spans: ids equal encode(); begin <= end <= text size; begin and end never decrease;
-/// the concatenated slices, whitespace removed, equal the text with whitespace removed.
-void check_spans(const Tokenizer& t, const std::string& text) {
-    auto spans = t.encode_with_spans(text);
-    auto ids = t.encode(text);
-    ASSERT_EQ(spans.size(), ids.size());
-    std::string joined;
-    size_t prev_begin = 0, prev_end = 0;
-    for (size_t i = 0; i < spans.size(); ++i) {
-        const auto& s = spans[i];
-        ASSERT_EQ(s.id, ids[i]) << "token " << i;
-        ASSERT_LE(s.begin, s.end) << "token " << i;
-        ASSERT_LE(s.end, text.size()) << "token " << i;
-        ASSERT_GE(s.begin, prev_begin) << "token " << i;
-        ASSERT_GE(s.end, prev_end) << "token " << i;
-        ASSERT_GE(s.begin, prev_end) << "token " << i << " overlaps the previous one";
-        joined += text.substr(s.begin, s.end - s.begin);
-        prev_begin = s.begin;
-        prev_end = s.end;
-    }
-    EXPECT_EQ(strip_ws(joined), strip_ws(text));
 }
 
 class ReferenceIds : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
@@ -313,8 +271,9 @@ TEST(Tokenizer, BadGgufVocab) {
     GgufVocab good = vocab_from_model(model_path("tok512"));
     {
         GgufVocab v = good;
-        v.model = "gpt2";
+        v.model = "bert";  // WordPiece: neither SentencePiece nor byte-level BPE
         EXPECT_TRUE(message_contains([&] { Tokenizer::from_gguf_vocab(v, "x.gguf"); }, "tokenizer.ggml.model"));
+        EXPECT_TRUE(message_contains([&] { Tokenizer::from_gguf_vocab(v, "x.gguf"); }, "'bert'"));
     }
     {
         GgufVocab v = good;

@@ -1,5 +1,7 @@
 // Whole-model checks of the cuda backend on the three shared checkpoints: f32 logits within
-// 1e-3 of the cpu path, bf16 perplexity within 0.5% of f32, a 32K-token window; and the CLI's
+// 1e-3 of the cpu path, bf16 perplexity within 0.5% of f32, a 32K-token window; the other
+// families (Qwen2 biases, Qwen3 q/k norms, Mistral's and Phi-3's sliding windows) against their
+// float64 goldens; and the CLI's
 // `--backend cuda` (one error line without a GPU). Without a GPU the model checks are visible
 // skips (cuda_test_util.h).
 #include <gtest/gtest.h>
@@ -11,6 +13,7 @@
 #include "common/test_util.h"
 #include "model/loader.h"
 #include "unit/backend/cuda/cuda_test_util.h"
+#include "unit/model/families_golden.h"
 #include "unit/model/window_ppl.h"
 #include "util/mapped_file.h"
 
@@ -112,6 +115,19 @@ TEST(CudaModel, Window32K) {
             ASSERT_NEAR(lp[i], lp_short[i], wt == WeightType::f32 ? 1e-4 : 1e-2)
                 << weight_type_name(wt) << " position " << i;
     }
+}
+
+// Each family's tiny checkpoint (both formats) on cuda in f32 against the float64 golden, with the
+// cpu path's tolerance (families_test.cpp): 3e-4 absolute on logits up to ~35, and the same
+// argmax. Exercises add_bias, rmsnorm_heads and windowed attention inside a whole forward.
+TEST(CudaModel, FamiliesMatchGolden) {
+    SKIP_WITHOUT_GPU();
+    for (const char* fam : {"llama3", "qwen2", "qwen3", "phi3", "mistral"})
+        for (bool gguf : {false, true}) {
+            const double d = max_logit_diff(fam, gguf, "", "cuda");
+            std::printf("cuda max|dlogit| %-8s %-12s %.3g\n", fam, gguf ? "gguf" : "safetensors", d);
+            EXPECT_LE(d, 3e-4) << fam << (gguf ? " gguf" : " safetensors");
+        }
 }
 
 // The CLI: with a GPU the command runs; without one it is exactly one `error:` line, exit 1.
