@@ -4,6 +4,9 @@
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/peak.h"
 #include "util/error.h"
+#ifdef ROPEBENCH_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 namespace rb::backend {
 
@@ -18,9 +21,13 @@ double measure_compute_peak_gflops(const std::string& backend, bool bf16, int th
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& opts) {
     if (opts.name == "cpu") return cpu::make_cpu_backend(opts.threads, opts.isa);
+#ifdef ROPEBENCH_CUDA
+    if (opts.name == "cuda") return cuda::make_cuda_backend();
+#else
     if (opts.name == "cuda")
-        throw Error("--backend cuda: this build has no CUDA backend (configure with -DROPEBENCH_CUDA=ON on a machine "
+        throw Error("backend cuda: this build has no CUDA backend (configure with -DROPEBENCH_CUDA=ON on a machine "
                     "with the CUDA toolkit)");
+#endif
     throw Error("--backend: unknown backend '{}' (expected cpu or cuda)", opts.name);
 }
 

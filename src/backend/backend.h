@@ -1,6 +1,9 @@
 // The compute interface between model/ (which owns the Llama forward) and the devices.
 // Buffers are backend memory (host for cpu, device for cuda): allocate them through the
-// backend. Shapes are given in comments as [rows, cols], row-major, f32 unless stated.
+// backend. Every float* argument of an op is backend memory unless its comment says "host".
+// Shapes are given in comments as [rows, cols], row-major, f32 unless stated. Ops may run
+// asynchronously (cuda: one stream, in order); download() and the host outputs of
+// lm_head_logprobs are complete when the call returns.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -59,7 +62,8 @@ public:
 
     /// In place, rotate_half layout on each head of x[n, heads, head_dim] (row stride ldx):
     /// for j < rot/2: (x_j, x_{j+rot/2}) rotated by the angle whose cos/sin are
-    /// cos[i, j], sin[i, j] (tables [n, rot/2] for the n rows; they include the attention factor).
+    /// cos[i, j], sin[i, j] (backend buffers [n, rot/2] for the n rows, built on the host by
+    /// src/rope and uploaded; they include the attention factor).
     /// Dimensions >= rot are left unchanged.
     virtual void rope(float* x, int n, int ldx, int heads, int head_dim, int rot_dim,
                       const float* cos, const float* sin) = 0;
@@ -86,10 +90,12 @@ public:
     /// x[i] += y[i] for n elements
     virtual void add(float* x, const float* y, size_t n) = 0;
 
-    /// Embedding rows: out[n, dim] = table[tokens[i]] (table: host f32 [vocab, dim]).
+    /// Embedding rows: out[n, dim] = table[tokens[i]] (table: backend buffer f32 [vocab, dim];
+    /// tokens: host [n], each in [0, vocab)).
     virtual void embed(const float* table, const int* tokens, int n, int dim, float* out) = 0;
 
     /// For each row i of x [n, hidden]: log-softmax of x_i · Wᵀ (W = LM head [vocab, hidden]).
+    /// targets and logprob are host arrays [n] (either may be nullptr).
     /// logprob[i] = log p(targets[i]) (skipped when targets[i] < 0, logprob[i] = 0), in double.
     /// If logits != nullptr it receives the full [n, vocab] logits (host memory), else the
     /// backend never stores more than a bounded block of logits.
@@ -98,6 +104,15 @@ public:
                                   float* logits, int* argmax) = 0;
 
     virtual StageTimes* stage_times() { return nullptr; }
+
+    /// Rows the model hands to each per-layer op at once (bounds its scratch: a few
+    /// [rows, intermediate] buffers). A GPU needs thousands of rows to fill its GEMMs.
+    virtual int block_rows() const { return 256; }
+
+    /// Measured rate of this device's dense GEMM with bf16 inputs and f32 accumulation
+    /// (GFLOP/s, large square problem) for benchmarks; 0 when the backend does not measure it
+    /// (cpu: see cpu/peak.h).
+    virtual double measure_dense_bf16_gflops() { return 0; }
 };
 
 struct BackendOptions {

@@ -77,8 +77,9 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, backend::Backend& be, backend::We
         a.insert(a.end(), b.begin(), b.end());
         return a;
     };
-    m_embed = load("model.embed_tokens.weight", {vocab, hidden});
-    m_params += m_embed.size();
+    std::vector<float> embed = load("model.embed_tokens.weight", {vocab, hidden});
+    m_embed_floats = embed.size();
+    m_params += embed.size();
     m_layers.resize(c.num_layers);
     for (int l = 0; l < c.num_layers; l++) {
         std::string p = "model.layers." + std::to_string(l) + ".";
@@ -138,11 +139,13 @@ LlamaModel::LlamaModel(const Checkpoint& ckpt, backend::Backend& be, backend::We
     } else if (c.tie_word_embeddings) {
         // Tied (transformers' save_pretrained drops lm_head.weight for tied models; a GGUF
         // without output.weight means the same to llama.cpp).
-        m_lm_head = m_be.upload_matrix(m_embed.data(), static_cast<int>(vocab), static_cast<int>(hidden), wtype);
+        m_lm_head = m_be.upload_matrix(embed.data(), static_cast<int>(vocab), static_cast<int>(hidden), wtype);
     } else {
         throw Error("{}: tensor 'lm_head.weight' is missing and tie_word_embeddings is false", ckpt.path());
     }
     check_all_used(ckpt, used);
+    // The table in backend memory, once (a device backend gathers rows where they live).
+    m_embed = upload_vec(embed);
 }
 
 LlamaModel::~LlamaModel() {
@@ -150,15 +153,16 @@ LlamaModel::~LlamaModel() {
         for (float* p : {L.attn_norm, L.ffn_norm, L.qkv_bias, L.q_norm, L.k_norm})
             if (p) m_be.release(p);
     m_be.release(m_final_norm);
+    m_be.release(m_embed);
 }
 
 uint64_t LlamaModel::weight_bytes() const {
-    uint64_t b = m_embed.size() * sizeof(float) + m_lm_head->bytes();
+    uint64_t b = m_embed_floats * sizeof(float) + m_lm_head->bytes();
     for (auto& L : m_layers) b += L.wqkv->bytes() + L.wo->bytes() + L.wgu->bytes() + L.wdown->bytes();
     return b;
 }
 
-uint64_t LlamaModel::matrix_weight_bytes() const { return weight_bytes() - m_embed.size() * sizeof(float); }
+uint64_t LlamaModel::matrix_weight_bytes() const { return weight_bytes() - m_embed_floats * sizeof(float); }
 
 std::unique_ptr<Session> LlamaModel::new_session(int capacity, const RopeConfig& rope) const {
     if (capacity <= 0) throw Error("--ctx: context must be positive, got {}", capacity);
@@ -202,7 +206,8 @@ void Session::ensure_scratch(int n) {
     release_scratch();
     const size_t hidden = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads,
                  I = c.intermediate_size;
-    const size_t blk = std::min(n, LlamaModel::k_block_rows);
+    // Rows per block in prefill (bounds the working set): the backend's choice.
+    const size_t blk = std::min(n, m_be.block_rows());
     const size_t half = static_cast<size_t>(c.head_dim) / 2 + 1;
     m_x = m_be.alloc(static_cast<size_t>(n) * hidden);  // the residual stream of the whole call
     m_xn = m_be.alloc(blk * hidden);
@@ -257,13 +262,14 @@ void LlamaModel::forward_with_rope_len(Session& s, int rope_len, const int* toke
     m_be.upload(s.m_sin, s.m_sin_host.data(), s.m_sin_host.size());
 
     auto t0 = Clock::now();
-    m_be.embed(m_embed.data(), tokens, n, hidden, s.m_x);
+    m_be.embed(m_embed, tokens, n, hidden, s.m_x);
     m_stats.embed += seconds_since(t0);
 
+    const int block_rows = m_be.block_rows();
     for (int l = 0; l < c.num_layers; l++) {
         const Layer& L = m_layers[l];
-        for (int b = 0; b < n; b += k_block_rows) {
-            const int t = std::min(k_block_rows, n - b);
+        for (int b = 0; b < n; b += block_rows) {
+            const int t = std::min(block_rows, n - b);
             float* x = s.m_x + static_cast<size_t>(b) * hidden;
             // Attention block.
             auto ta = Clock::now();
@@ -304,8 +310,8 @@ void LlamaModel::forward_with_rope_len(Session& s, int rope_len, const int* toke
     auto te = Clock::now();
     // A prefix computed only for the cache (no output asked for) skips the head.
     const bool head = targets || logprob || argmax || logits;
-    for (int b = 0; head && b < n; b += k_block_rows) {
-        const int t = std::min(k_block_rows, n - b);
+    for (int b = 0; head && b < n; b += block_rows) {
+        const int t = std::min(block_rows, n - b);
         m_be.rmsnorm(s.m_x + static_cast<size_t>(b) * hidden, m_final_norm, s.m_xn, t, hidden, eps);
         m_be.lm_head_logprobs(s.m_xn, t, *m_lm_head, targets ? targets + b : nullptr, logprob ? logprob + b : nullptr,
                               logits ? logits + static_cast<size_t>(b) * c.vocab_size : nullptr,

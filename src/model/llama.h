@@ -100,8 +100,6 @@ public:
                                      bool stop_at_eos = true) const;
 
     ForwardStats& stats() const { return m_stats; }
-    /// Rows processed per block in prefill (bounds the working set).
-    static constexpr int k_block_rows = 256;
 
 private:
     friend class Session;
@@ -120,7 +118,8 @@ private:
     ModelConfig m_cfg;
     backend::Backend& m_be;
     backend::WeightType m_wtype;
-    std::vector<float> m_embed;  // host [vocab, hidden]
+    float* m_embed = nullptr;  // [vocab, hidden] backend buffer
+    size_t m_embed_floats = 0;
     std::vector<Layer> m_layers;
     float* m_final_norm = nullptr;
     std::unique_ptr<backend::Matrix> m_lm_head;  // [vocab, hidden]

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -172,6 +173,14 @@ static ::testing::AssertionResult close_impl(const T* got, const T* ref, size_t 
     return ::testing::AssertionFailure() << n_bad << " of " << n << " elements out of tolerance (atol " << atol
                                          << ", rtol " << rtol << "); worst at index " << worst_i << ": got "
                                          << got[worst_i] << ", want " << ref[worst_i];
+}
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float lo, float hi) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> d(lo, hi);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(rng);
+    return v;
 }
 
 ::testing::AssertionResult all_close(const float* got, const float* ref, size_t n, double atol, double rtol) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,9 @@ private:
 
 /// A port on 127.0.0.1 with nothing listening (bound, never listened on, closed).
 int closed_port();
+
+/// n floats uniform in [lo, hi) from mt19937(seed): reproducible kernel inputs.
+std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f);
 
 /// Element-wise |got-ref| <= atol + rtol*|ref|; reports the worst index on failure.
 ::testing::AssertionResult all_close(const float* got, const float* ref, size_t n, double atol, double rtol);

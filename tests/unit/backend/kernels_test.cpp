@@ -11,11 +11,15 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/kernels.h"
+#include "common/test_util.h"
+#include "unit/backend/round_bf16.h"
 
 namespace rb::cpu {
 namespace {
 
 using backend::WeightType;
+using test::random_vec;
+using test::round_bf16;
 
 std::vector<Isa> supported_levels() {
     std::vector<Isa> out;
@@ -29,20 +33,6 @@ struct IsaGuard {
     explicit IsaGuard(Isa i) { force_isa(i); }
     ~IsaGuard() { force_isa(Isa::avx512bf16); }
 };
-
-std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> d(lo, hi);
-    std::vector<float> v(n);
-    for (auto& x : v) x = d(rng);
-    return v;
-}
-
-std::vector<float> round_bf16(const std::vector<float>& v) {
-    std::vector<float> r(v.size());
-    for (size_t i = 0; i < v.size(); i++) r[i] = bf16_to_f32(f32_to_bf16(v[i]));
-    return r;
-}
 
 TEST(CpuFeatures, DetectionIsSane) {
     const Isa d = detected_isa();
@@ -348,50 +338,7 @@ TEST(Epilogue, LogSumExpMatchesReferenceAtEveryLevel) {
     }
 }
 
-
-// Backend::rmsnorm_heads against ref::rmsnorm_heads (double): one f32 sum of squares
-// (accumulated in double) and two f32 products per element: relative error a few ulp,
-// tolerance 1e-6 + 1e-6·|ref| on values of magnitude <= ~8 (|x| <= 2, g <= 2, rms >= ~0.5).
-// Padding columns of each row (ldx > heads·hd) stay untouched.
-TEST(BackendOps, RmsnormHeadsMatchesReferenceAtEveryLevel) {
-    for (Isa isa : supported_levels()) {
-        IsaGuard guard(isa);
-        auto be = backend::make_backend({"cpu", 2, ""});
-        for (auto [n, heads, hd] : {std::tuple{1, 1, 8}, std::tuple{7, 4, 16}, std::tuple{300, 2, 64}}) {
-            const int ldx = heads * hd + 3;
-            auto x = random_vec(static_cast<size_t>(n) * ldx, 5 + n, -2.f, 2.f);
-            auto g = random_vec(hd, 6, 0.f, 2.f);
-            auto ref = x;
-            ref::rmsnorm_heads(ref.data(), n, ldx, heads, hd, g.data(), 1e-6f);
-            float* gb = be->alloc(hd);
-            be->upload(gb, g.data(), hd);
-            be->rmsnorm_heads(x.data(), n, ldx, heads, hd, gb, 1e-6f);
-            be->release(gb);
-            for (size_t i = 0; i < x.size(); i++)
-                ASSERT_LE(std::fabs(double(x[i]) - ref[i]), 1e-6 + 1e-6 * std::fabs(ref[i]))
-                    << isa_name(isa) << " n=" << n << " heads=" << heads << " hd=" << hd << " at " << i;
-        }
-    }
-}
-
-// Backend::add_bias: one f32 addition per element, so exactly x + b; padding untouched.
-TEST(BackendOps, AddBiasExactAtEveryLevel) {
-    for (Isa isa : supported_levels()) {
-        IsaGuard guard(isa);
-        auto be = backend::make_backend({"cpu", 2, ""});
-        const int n = 9, dim = 40, ldx = 45;
-        auto x = random_vec(static_cast<size_t>(n) * ldx, 8);
-        auto b = random_vec(dim, 9);
-        auto want = x;
-        for (int i = 0; i < n; i++)
-            for (int c = 0; c < dim; c++) want[static_cast<size_t>(i) * ldx + c] = x[static_cast<size_t>(i) * ldx + c] + b[c];
-        float* bb = be->alloc(dim);
-        be->upload(bb, b.data(), dim);
-        be->add_bias(x.data(), n, ldx, bb, dim);
-        be->release(bb);
-        ASSERT_EQ(x, want) << isa_name(isa);
-    }
-}
+// Backend::rmsnorm_heads and Backend::add_bias: BackendOps (backend_ops_test.cpp), every level.
 
 }  // namespace
 }  // namespace rb::cpu
