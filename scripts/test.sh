@@ -23,7 +23,7 @@ if [ "${CUDA:-1}" != 0 ]; then
   # Only what the CUDA build adds: the ropebench binary and the CUDA test binary (sm_80 + sm_90).
   CUDA_BUILD=${CUDA_BUILD:-build-cuda}
   cmake -S . -B "$CUDA_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DROPEBENCH_BUILD_TESTS=ON -DROPEBENCH_CUDA=ON \
-    -DROPEBENCH_MPI=OFF -DROPEBENCH_SHARED_DIR="${ROPEBENCH_SHARED_DIR:-$(pwd)/../shared}" >/dev/null
+    -DROPEBENCH_MPI=OFF -DROPEBENCH_SHARED_DIR="$SHARED" >/dev/null
   cmake --build "$CUDA_BUILD" -j"$(nproc)" --target ropebench test_backend_cuda
   ctest --test-dir "$CUDA_BUILD" -L gpu --output-on-failure -j"$(nproc)"
 fi
