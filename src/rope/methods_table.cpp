@@ -82,7 +82,8 @@ std::string rope_methods_help() {
         std::string req, opt;
         for (const auto& p : m.params) {
             if (std::string(p.name) == "rope_theta" || std::string(p.name) == "original_max_position_embeddings") continue;
-            (p.required ? req : opt) += std::string(req.empty() && p.required ? "" : (p.required ? " " : (opt.empty() ? "" : " "))) + p.name;
+            std::string& list = p.required ? req : opt;
+            list += (list.empty() ? "" : " ") + std::string(p.name);
         }
         s += (s.empty() ? "" : "; ") + std::string(m.name) + "(" + req + (opt.empty() ? "" : " [" + opt + "]") + ")";
     }
