@@ -19,7 +19,8 @@ void add_model_options(CLI::App* sub, ModelOptions& o, bool model_required) {
     if (model_required) m->required();
     sub->add_option("--rope-scaling", o.rope_scaling,
                     "rope_scaling JSON as config.json spells it (replaces the checkpoint's own), 'none' (plain "
-                    "RoPE) or 'native' (the checkpoint's own, the default)");
+                    "RoPE) or 'native' (the checkpoint's own, the default). Methods (required [optional] keys): " +
+                        rope_methods_help());
     sub->add_option("--rope-theta", o.rope_theta, "override the RoPE base")->check(rope_theta_validator());
     sub->add_option("--dtype", o.dtype, "weight/compute type: f32 or bf16")->check(CLI::IsMember({"f32", "bf16"}));
     sub->add_option("--backend", o.backend, "compute backend")->check(CLI::IsMember({"cpu", "cuda"}));
