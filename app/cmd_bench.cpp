@@ -82,7 +82,7 @@ CommandRegistrar reg("bench", 90, [](CLI::App& app) -> std::function<int()> {
         auto t_load = std::chrono::steady_clock::now();
         LlamaModel model(*ckpt, *be, lo.wtype);
         double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
-        RopeConfig rope = resolve_rope(c, a->m.rope_scaling, a->m.rope_theta);
+        const RopeConfig rope = resolve_rope(c, lo.rope).config;
         // A device backend (cuda) measures its own dense bf16 GEMM rate: rows report against it, and
         // per-stage times are left out (its ops run asynchronously; only the whole forward is timed).
         const double dense = be->measure_dense_bf16_gflops();

@@ -84,7 +84,7 @@ void finish_spec(EvalArgs& a) {
         e.model = a.evaluator.model;
         e.rope_scaling = a.evaluator.rope_scaling;
         e.rope_theta = a.evaluator.rope_theta;
-        a.spec.longppl.evaluator = load_options(e);
+        a.spec.longppl.evaluator = load_options(e, "--evaluator-rope-scaling");
     }
     a.spec.longppl.cache_dir = a.key_cache;
 }

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include "command.h"
+#include "util/log.h"
 #include "util/error.h"
 
 namespace rb::app {
@@ -33,7 +34,8 @@ CommandRegistrar reg("generate", 30, [](CLI::App& app) -> std::function<int()> {
         if (cap_bound > k_max_context)
             throw UsageError("--prompt: {} bytes + {} new tokens may exceed the longest context, {} tokens",
                              a->prompt.size(), a->n, k_max_context);
-        LoadedModel lm = load_model(load_options(a->m), cap_bound);
+        const LoadOptions lo = load_options(a->m);
+        LoadedModel lm = load_model(lo, cap_bound);
         std::vector<int> prompt;
         if (!a->no_bos) prompt.push_back(lm.tokenizer->bos_id());
         auto ids = lm.tokenizer->encode(a->prompt);
@@ -42,7 +44,9 @@ CommandRegistrar reg("generate", 30, [](CLI::App& app) -> std::function<int()> {
         int cap = a->ctx > 0 ? a->ctx : static_cast<int>(prompt.size()) + a->n;
         if (cap < static_cast<int>(prompt.size()))
             throw UsageError("--ctx: {} is smaller than the prompt ({} tokens)", cap, prompt.size());
-        auto s = lm.model->new_session(cap, lm.rope);
+        const ResolvedRope rope = resolve_rope(lm.ckpt->config(), lo.rope);
+        for (const auto& w : rope.config.warnings) log_warn("rope_scaling: {}", w);
+        auto s = lm.model->new_session(cap, rope.config);
         auto out = lm.model->generate_greedy(*s, prompt, a->n);
         std::string text = lm.tokenizer->decode(out);
         if (a->json) {

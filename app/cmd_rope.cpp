@@ -11,6 +11,8 @@
 
 #include "command.h"
 #include "formats/checkpoint.h"
+#include "model/llama.h"
+#include "rope/methods_table.h"
 #include "rope/rope.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -31,15 +33,6 @@ struct RopeArgs {
 };
 
 constexpr double k_two_pi = 6.28318530717958647692;
-
-nlohmann::json parse_scaling_flag(const std::string& s) {
-    if (s == "none" || s == "null") return nullptr;
-    try {
-        return nlohmann::json::parse(s);
-    } catch (const nlohmann::json::exception& e) {
-        throw Error("--rope-scaling: invalid JSON '{}': {}", s, e.what());
-    }
-}
 
 struct Row {
     RopeConfig cfg;
@@ -106,13 +99,8 @@ int run(const RopeArgs& a) {
     nlohmann::json model_scaling = nullptr;
     if (!a.model.empty()) {
         auto ck = Checkpoint::open(resolve_model_arg(a.model));
-        const ModelConfig& mc = ck->config();
-        geo.head_dim = mc.head_dim;
-        geo.rope_theta = mc.rope_theta;
-        geo.max_position_embeddings = mc.max_position_embeddings;
-        geo.partial_rotary_factor = mc.partial_rotary_factor;
-        geo.original_max_position_embeddings = mc.original_max_position_embeddings;
-        model_scaling = mc.rope_scaling;
+        geo = rope_geometry(ck->config());  // the model's own geometry, as the forward pass reads it
+        model_scaling = ck->config().rope_scaling;
     } else {
         if (!a.head_dim || !a.max_pos)
             throw UsageError("rope: give MODEL, or --head-dim and --max-pos (and optionally --rope-theta)");
@@ -126,7 +114,8 @@ int run(const RopeArgs& a) {
     std::vector<nlohmann::json> scalings;
     if (a.rope_scaling.empty())
         scalings.push_back(model_scaling);  // the checkpoint's own (none without MODEL)
-    for (auto& s : a.rope_scaling) scalings.push_back(parse_scaling_flag(s));
+    for (auto& s : a.rope_scaling)
+        scalings.push_back(parse_rope_scaling_arg("--rope-scaling", s).value_or(model_scaling));
 
     std::vector<Row> rows;
     for (auto& sc : scalings) {
@@ -183,8 +172,8 @@ CommandRegistrar reg("rope", 20, [](CLI::App& app) -> std::function<int()> {
                     "top-level original_max_position_embeddings (Phi-3 layout)")
         ->check(count_validator(1, INT32_MAX));
     sub->add_option("--rope-scaling", a->rope_scaling,
-                    "rope_scaling JSON as config.json spells it, or 'none'; repeat to compare methods "
-                    "(also pseudo-types {\"rope_type\":\"ntk\",\"factor\":A} and \"ntk_by_parts\")")
+                    "rope_scaling JSON as config.json spells it, 'none' (plain RoPE) or 'native' (MODEL's own); "
+                    "repeat to compare methods. Methods (required [optional] keys): " + rope_methods_help())
         ->allow_extra_args(false);
     sub->add_option("--seq-len", a->seq_len,
                     "forward-call length L = max(position_ids)+1 for dynamic/longrope (default: state after "

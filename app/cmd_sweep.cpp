@@ -63,7 +63,7 @@ sweep::Runner fake_runner(int ms) {
         return nlohmann::json{{"schema", "ropebench.eval/1"},
                               {"fake", true},
                               {"ctx", s.ctx},
-                              {"rope", {{"given", s.model.rope_scaling}}},
+                              {"rope", {{"given", s.model.rope.scaling ? *s.model.rope.scaling : nlohmann::json("native")}}},
                               {"metrics", {{"ppl", {{"ppl", v}, {"tokens_scored", s.ctx - 1}, {"wall_s", wall}}}}},
                               {"tokens_processed", s.ctx},
                               {"wall_s", wall}};

@@ -58,8 +58,12 @@ std::string resolve_model_arg(const std::string& model);
 CLI::Option* add_threads_option(CLI::App* sub, int& threads);
 /// Applies --threads to the global pool. Call once at the start of a command.
 void apply_threads(const ModelOptions& o);
-/// The library's load options for these flags.
-LoadOptions load_options(const ModelOptions& o);
+/// A --rope-scaling value as a typed choice: "" or "native" → nullopt (the checkpoint's own),
+/// "none" → JSON null (plain RoPE), else a JSON object. UsageError naming `flag` otherwise.
+std::optional<nlohmann::json> parse_rope_scaling_arg(const std::string& flag, const std::string& value);
+/// The library's load options for these flags: MODEL through the one resolver, --rope-scaling
+/// parsed (errors name `rope_flag`).
+LoadOptions load_options(const ModelOptions& o, const std::string& rope_flag = "--rope-scaling");
 /// Prints `s` on stdout followed by a newline (results only; logs go to stderr).
 void print_json(const nlohmann::json& j);
 

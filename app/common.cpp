@@ -101,14 +101,28 @@ CLI::Option* add_threads_option(CLI::App* sub, int& threads) {
 
 void apply_threads(const ModelOptions& o) { ThreadPool::set_default_threads(o.threads); }
 
-LoadOptions load_options(const ModelOptions& o) {
+std::optional<nlohmann::json> parse_rope_scaling_arg(const std::string& flag, const std::string& v) {
+    if (v.empty() || v == "native") return std::nullopt;  // what config.json (or the GGUF) says
+    if (v == "none" || v == "null") return nlohmann::json(nullptr);
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(v);
+    } catch (const nlohmann::json::exception& e) {
+        throw UsageError("{}: not valid JSON ({}): {}", flag, e.what(), v);
+    }
+    if (!j.is_object() && !j.is_null()) throw UsageError("{}: expected a JSON object, 'none' or 'native', got {}", flag, v);
+    return j;
+}
+
+LoadOptions load_options(const ModelOptions& o, const std::string& rope_flag) {
     if (o.offline) hub::default_options().offline = true;
     hub::default_options().gguf_file = o.gguf_file;
     LoadOptions l;
     l.name = o.model;
     l.path = resolve_model_arg(o.model);  // the one resolver: folder, .gguf or hub id
-    l.rope_scaling = o.rope_scaling;
-    l.rope_theta = o.rope_theta;
+    l.rope.scaling = parse_rope_scaling_arg(rope_flag, o.rope_scaling);
+    l.rope.theta = o.rope_theta;
+    l.rope.source = rope_flag;
     l.wtype = o.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
     l.backend.name = o.backend;
     l.backend.threads = o.threads;

@@ -170,13 +170,7 @@ json model_identity(const LoadOptions& opts) {
 LoadedModel& ModelCache::get(const LoadOptions& opts, int64_t ctx) {
     const std::string k = cache_key(opts);
     auto it = m_models.find(k);
-    if (it == m_models.end()) {
-        it = m_models.emplace(k, std::make_unique<LoadedModel>(load_model(opts, ctx))).first;
-    } else {
-        LoadedModel& lm = *it->second;
-        lm.rope = resolve_rope(lm.ckpt->config(), opts.rope_scaling, opts.rope_theta, &lm.rope_given);
-        for (const auto& w : lm.rope.warnings) log_warn("rope_scaling: {}", w);
-    }
+    if (it == m_models.end()) it = m_models.emplace(k, std::make_unique<LoadedModel>(load_model(opts, ctx))).first;
     return *it->second;
 }
 
@@ -187,7 +181,7 @@ json eval_identity(const EvalSpec& spec) {
     check_spec(spec, metrics);
     auto ck = Checkpoint::open(spec.model.path);
     auto tok = Tokenizer::from_checkpoint(*ck);
-    RopeConfig rope = resolve_rope(ck->config(), spec.model.rope_scaling, spec.model.rope_theta);
+    const RopeConfig rope = resolve_rope(ck->config(), spec.model.rope).config;
     json m = json::object();
     if (has(metrics, "ppl")) {
         PplOptions p = spec.ppl;
@@ -210,7 +204,7 @@ json eval_identity(const EvalSpec& spec) {
         const auto& e = spec.longppl.evaluator;
         auto eck = Checkpoint::open(e.path);
         auto etok = Tokenizer::from_checkpoint(*eck);
-        RopeConfig erope = resolve_rope(eck->config(), e.rope_scaling, e.rope_theta);
+        const RopeConfig erope = resolve_rope(eck->config(), e.rope).config;
         m["longppl"] = {{"evaluator", {{"model", identity_of(*eck, *etok, e.wtype)}, {"rope", rope_config_to_json(erope)}}},
                         {"short_window", spec.longppl.short_window},
                         {"stride", spec.longppl.stride},
@@ -251,8 +245,11 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
     if (has(metrics, "ppl") || has(metrics, "longppl")) docs = load_documents(spec.texts, spec.split ? 0 : spec.max_docs, &files);
 
     LoadedModel& lm = cache.get(spec.model, spec.ctx);
-    const RopeConfig rope = lm.rope;
-    const json rope_given = lm.rope_given;
+    // RoPE is resolved once per evaluation and handed to every Session this evaluation opens.
+    const ResolvedRope resolved = resolve_rope(lm.ckpt->config(), spec.model.rope);
+    for (const auto& w : resolved.config.warnings) log_warn("rope_scaling: {}", w);
+    const RopeConfig& rope = resolved.config;
+    const json& rope_given = resolved.given;
     const json ident = identity_of(*lm.ckpt, *lm.tokenizer, spec.model.wtype);
     const ModelConfig& cfg = lm.ckpt->config();
     json rec;
@@ -387,10 +384,10 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         const LongPplSpec& ls = spec.longppl;
         LoadedModel& ev = cache.get(ls.evaluator, spec.ctx);
         const json eident = identity_of(*ev.ckpt, *ev.tokenizer, ls.evaluator.wtype);
-        // The evaluator's LoadedModel may be the model's own (same cache entry): take what
-        // we need from it now.
-        const RopeConfig erope = ev.rope;
-        const json erope_given = ev.rope_given;
+        const ResolvedRope eresolved = resolve_rope(ev.ckpt->config(), ls.evaluator.rope);
+        for (const auto& w : eresolved.config.warnings) log_warn("evaluator rope_scaling: {}", w);
+        const RopeConfig& erope = eresolved.config;
+        const json& erope_given = eresolved.given;
         const bool self = eident["config_hash"] == ident["config_hash"] && eident["weights"] == ident["weights"];
         if (self && !ls.allow_self_evaluator)
             throw Error("--evaluator: {} is the model under test (same config and weights); LongPPL needs a fixed, "

@@ -5,37 +5,20 @@
 
 #include "formats/memory_estimate.h"
 #include "util/error.h"
-#include "util/log.h"
 
 namespace rb {
 
-nlohmann::json rope_scaling_from_flag(const std::string& v, const nlohmann::json& checkpoint_dict) {
-    if (v.empty() || v == "native") return checkpoint_dict;  // what config.json (or the GGUF) says
-    if (v == "none" || v == "null") return nullptr;
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(v);
-    } catch (const nlohmann::json::exception& e) {
-        throw UsageError("--rope-scaling: not valid JSON ({}): {}", e.what(), v);
-    }
-    if (!j.is_object() && !j.is_null()) throw UsageError("--rope-scaling: expected a JSON object, got {}", v);
-    return j;
-}
-
-RopeConfig resolve_rope(const ModelConfig& cfg, const std::string& flag, std::optional<double> theta,
-                        nlohmann::json* given) {
-    nlohmann::json dict = rope_scaling_from_flag(flag, cfg.rope_scaling);
+ResolvedRope resolve_rope(const ModelConfig& cfg, const RopeChoice& choice) {
+    nlohmann::json dict = choice.scaling ? *choice.scaling : cfg.rope_scaling;
     RopeGeometry geo = rope_geometry(cfg);
-    if (theta) {
-        geo.rope_theta = *theta;
-        if (dict.is_object() && dict.contains("rope_theta")) dict["rope_theta"] = *theta;
+    if (choice.theta) {
+        geo.rope_theta = *choice.theta;
+        if (dict.is_object() && dict.contains("rope_theta")) dict["rope_theta"] = *choice.theta;
     }
-    if (given) *given = dict;
-    const std::string where = flag.empty() ? cfg.source + ": rope_scaling" : std::string("--rope-scaling");
+    const std::string where = choice.scaling ? (choice.source.empty() ? std::string("rope_scaling") : choice.source)
+                                             : cfg.source + ": rope_scaling";
     try {
-        return parse_rope_config(geo, dict);
-    } catch (const UsageError&) {
-        throw;
+        return {parse_rope_config(geo, dict), dict};
     } catch (const Error& e) {
         throw Error("{}: {}", where, e.what());
     }
@@ -71,8 +54,7 @@ LoadedModel load_model(const LoadOptions& opts, int64_t ctx) {
     LoadedModel lm;
     lm.ckpt = Checkpoint::open(opts.path);
     check_memory_fits(*lm.ckpt, opts.wtype, opts.backend.name, ctx);
-    lm.rope = resolve_rope(lm.ckpt->config(), opts.rope_scaling, opts.rope_theta, &lm.rope_given);
-    for (const auto& w : lm.rope.warnings) log_warn("rope_scaling: {}", w);
+    resolve_rope(lm.ckpt->config(), opts.rope);  // a RoPE choice that cannot work fails before the weights are read
     lm.tokenizer = Tokenizer::from_checkpoint(*lm.ckpt);
     lm.be = backend::make_backend(opts.backend);
     lm.model = std::make_unique<LlamaModel>(*lm.ckpt, *lm.be, opts.wtype);

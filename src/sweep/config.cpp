@@ -575,12 +575,13 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
         if (auto* rn = lt->get("rope_scaling")) {
             if (auto s = rn->as_string()) {
                 if (s->get() != "none") src.fail(line_of(*rn), "metrics.longppl.rope_scaling", fmt::format("expected \"none\" or a table, got \"{}\"", s->get()));
-                cfg.longppl.evaluator.rope_scaling = "none";
+                cfg.longppl.evaluator.rope.scaling = json(nullptr);
             } else if (auto t = rn->as_table()) {
-                cfg.longppl.evaluator.rope_scaling = to_json(*t).dump();
+                cfg.longppl.evaluator.rope.scaling = to_json(*t);
             } else {
                 p.wrong("rope_scaling", *rn, "\"none\" or a table");
             }
+            cfg.longppl.evaluator.rope.source = fmt::format("{}:{}: metrics.longppl.rope_scaling", cfg.path, line_of(*rn));
         }
         cfg.longppl.short_window = p.int_field("short_window", 2, k_max_context).value_or(cfg.longppl.short_window);
         cfg.longppl.stride = p.int_field("stride", 1, k_max_context).value_or(cfg.longppl.stride);
@@ -703,7 +704,8 @@ std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
         e.spec = base;
         e.spec.ctx = ctx;
         e.spec.ppl.ctx = ctx;
-        e.spec.model.rope_scaling = params.is_null() ? "none" : params.dump();
+        e.spec.model.rope.scaling = params;  // null = plain RoPE
+        e.spec.model.rope.source = line > 0 ? fmt::format("{}:{}: [[methods]]", cfg.path, line) : "baseline";
         try {
             RopeConfig rc = parse_rope_config(geo, params);
             e.resolved = rope_config_to_json(rc);

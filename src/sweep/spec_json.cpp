@@ -11,8 +11,11 @@ json load_to_json(const LoadOptions& o) {
     json j;
     j["path"] = o.path;
     if (!o.name.empty() && o.name != o.path) j["name"] = o.name;
-    j["rope_scaling"] = o.rope_scaling;
-    j["rope_theta"] = o.rope_theta ? json(*o.rope_theta) : json();
+    // The wire (and identity) spelling of the choice, unchanged since the first stores: "" =
+    // the checkpoint's own, "none" = plain RoPE, else the dict's JSON text. The source is a
+    // message label, not part of what runs.
+    j["rope_scaling"] = !o.rope.scaling ? std::string() : o.rope.scaling->is_null() ? std::string("none") : o.rope.scaling->dump();
+    j["rope_theta"] = o.rope.theta ? json(*o.rope.theta) : json();
     j["dtype"] = o.wtype == backend::WeightType::bf16 ? "bf16" : "f32";
     j["backend"] = o.backend.name;
     j["threads"] = o.backend.threads;
@@ -24,8 +27,10 @@ LoadOptions load_from_json(const json& j) {
     LoadOptions o;
     o.path = j.at("path").get<std::string>();
     o.name = j.value("name", std::string());
-    o.rope_scaling = j.at("rope_scaling").get<std::string>();
-    if (!j.at("rope_theta").is_null()) o.rope_theta = j["rope_theta"].get<double>();
+    const std::string rs = j.at("rope_scaling").get<std::string>();
+    if (rs == "none") o.rope.scaling = json(nullptr);
+    else if (!rs.empty()) o.rope.scaling = json::parse(rs);
+    if (!j.at("rope_theta").is_null()) o.rope.theta = j["rope_theta"].get<double>();
     o.wtype = j.at("dtype").get<std::string>() == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
     o.backend.name = j.at("backend").get<std::string>();
     o.backend.threads = j.at("threads").get<int>();

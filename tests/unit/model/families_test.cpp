@@ -92,9 +92,10 @@ TEST(Families, Phi3LongropeSwitchThroughPerplexity) {
 TEST(Families, RopeScalingNativeAndNone) {
     auto ck = Checkpoint::open(checkpoint_path("llama3", false));
     const auto& dict = ck->config().rope_scaling;
-    EXPECT_EQ(rope_scaling_from_flag("native", dict), dict);
-    EXPECT_EQ(rope_scaling_from_flag("", dict), dict);
-    EXPECT_TRUE(rope_scaling_from_flag("none", dict).is_null());
-    EXPECT_EQ(resolve_rope(ck->config(), "native", std::nullopt).type, RopeType::llama3);
-    EXPECT_EQ(resolve_rope(ck->config(), "none", std::nullopt).type, RopeType::default_);
+    RopeChoice native, none;  // as app/ parses --rope-scaling native / none
+    none.scaling = nlohmann::json(nullptr);
+    EXPECT_EQ(resolve_rope(ck->config(), native).given, dict);
+    EXPECT_EQ(resolve_rope(ck->config(), native).config.type, RopeType::llama3);
+    EXPECT_EQ(resolve_rope(ck->config(), none).config.type, RopeType::default_);
+    EXPECT_TRUE(resolve_rope(ck->config(), none).given.is_null());
 }

@@ -51,8 +51,9 @@ TEST(RopePpl, EveryMethodMatchesIndependentReference) {
             o.path = test::shared_path("data/models/" + model);
             lm = std::make_unique<LoadedModel>(load_model(o));
         }
-        std::string flag = c["rope_scaling"].is_null() ? "none" : c["rope_scaling"].dump();
-        RopeConfig rope = resolve_rope(lm->ckpt->config(), flag, std::nullopt);
+        RopeChoice choice;
+        choice.scaling = c["rope_scaling"];  // null = plain RoPE
+        RopeConfig rope = resolve_rope(lm->ckpt->config(), choice).config;
         double got = ppl_truncate(*lm, rope, read_file(test::shared_path("data/text/" + text)), L);
         double want = c["ppl"];
         std::printf("%-26s %-30s %-13s ppl %10.4f  reference %10.4f  rel %.1e\n", model.c_str(), text.c_str(),
@@ -60,7 +61,7 @@ TEST(RopePpl, EveryMethodMatchesIndependentReference) {
         // 1e-3 relative (issue "RoPE scaling"): a float32 forward vs a float64 one over 1023
         // tokens differs by ~1e-5 in mean NLL; 1e-3 in PPL leaves room without hiding a
         // wrong method (methods differ from each other by > 1%).
-        EXPECT_NEAR(got, want, 1e-3 * want) << model << " " << text << " " << flag;
+        EXPECT_NEAR(got, want, 1e-3 * want) << model << " " << text << " " << c["rope_scaling"].dump();
         if (c["rope_scaling"].is_null()) plain[model + text] = got;
         std::string t = c["rope_scaling"].is_null() ? "" : c["rope_scaling"]["rope_type"].get<std::string>();
         if (t == "yarn" || t == "ntk" || t == "dynamic") {
@@ -75,7 +76,7 @@ TEST(RopePpl, EveryMethodMatchesIndependentReference) {
 TEST(RopePpl, ScaledForwardAt8192FiniteOnStories260K) {
     LoadOptions o;
     o.path = test::shared_path("data/models/stories260K");
-    o.rope_scaling = R"({"rope_type":"yarn","factor":16.0})";
+    o.rope.scaling = nlohmann::json::parse(R"({"rope_type":"yarn","factor":16.0})");
     LoadedModel lm = load_model(o);
     const int L = 8192;
     auto ids = lm.tokenizer->encode(read_file(test::shared_path("data/text/pg84_frankenstein.txt")));
@@ -85,7 +86,7 @@ TEST(RopePpl, ScaledForwardAt8192FiniteOnStories260K) {
     std::vector<int> tg(w.begin() + 1, w.end());
     tg.push_back(-1);
     std::vector<double> lp(L);
-    auto s = lm.model->new_session(L, lm.rope);
+    auto s = lm.model->new_session(L, resolve_rope(lm.ckpt->config(), o.rope).config);
     lm.model->forward(*s, w.data(), L, tg.data(), lp.data(), nullptr, nullptr);
     for (int i = 0; i < L - 1; i++) ASSERT_TRUE(std::isfinite(lp[i]) && lp[i] <= 0) << "position " << i;
 }

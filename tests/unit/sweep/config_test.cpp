@@ -44,7 +44,8 @@ factor = "ctx / original"
     ASSERT_EQ(exps.size(), 2u * 7u + 1u);
     EXPECT_EQ(exps[0].method, "default");
     EXPECT_TRUE(exps[0].params.is_null());
-    EXPECT_EQ(exps[0].spec.model.rope_scaling, "none");
+    ASSERT_TRUE(exps[0].spec.model.rope.scaling.has_value());
+    EXPECT_TRUE(exps[0].spec.model.rope.scaling->is_null());  // plain RoPE, not the checkpoint's own
     // configs outer, axes inner: first three yarn rows have beta_fast 32 and factors 2, 4, 8.
     EXPECT_EQ(exps[1].params["factor"], 2.0);
     EXPECT_EQ(exps[3].params["factor"], 8.0);
@@ -59,7 +60,7 @@ factor = "ctx / original"
     EXPECT_DOUBLE_EQ(lin.params["factor"].get<double>(), 2.0);  // 1024 / 512
     EXPECT_EQ(lin.spec.ctx, 1024);
     EXPECT_EQ(lin.spec.ppl.ctx, 1024);
-    EXPECT_EQ(nlohmann::json::parse(lin.spec.model.rope_scaling)["factor"], 2.0);
+    EXPECT_EQ((*lin.spec.model.rope.scaling)["factor"], 2.0);
 }
 
 TEST(SweepConfig, LongropeRules) {

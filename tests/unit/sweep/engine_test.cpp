@@ -79,8 +79,8 @@ long_factor = [1.0]
     bool fixed = false;
     Runner r = base;
     r.run = [&](const rb::EvalSpec& s) -> json {
-        auto rs = json::parse(s.model.rope_scaling);
-        double f = rs.value("factor", 1.0);
+        const json rs = s.model.rope.scaling.value_or(json(nullptr));
+        double f = rs.is_object() ? rs.value("factor", 1.0) : 1.0;
         if (!fixed && f == 3) throw rb::Error("model: something went wrong");
         if (!fixed && f == 4) throw std::bad_alloc();
         if (!fixed && f == 5) return json{{"metrics", {{"ppl", {{"ppl", std::nan("")}}}}}};

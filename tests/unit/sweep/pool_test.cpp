@@ -109,7 +109,7 @@ TEST(SweepPool, ADeadWorkersExperimentIsRequeuedOnceThenFailed) {
     auto local = contents(dir + "/local.db");
     // yarn factor 4 at 1024 dies once (then succeeds); linear at 256 dies every time.
     auto die = [](const EvalSpec& s, int attempt) {
-        const auto& rs = s.model.rope_scaling;
+        const std::string rs = s.model.rope.scaling.value_or(nlohmann::json(nullptr)).dump();
         bool yarn4 = rs.find("yarn") != std::string::npos && rs.find("\"factor\":4") != std::string::npos && s.ctx == 1024;
         bool linear256 = rs.find("linear") != std::string::npos && s.ctx == 256;
         return (yarn4 && attempt == 1) || linear256;
