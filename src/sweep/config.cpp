@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "formats/checkpoint.h"
+#include "hub/hub.h"
 #include "model/llama.h"
 #include "model/loader.h"
 #include "rope/methods_table.h"
@@ -196,10 +197,8 @@ struct Reader {
     }
 };
 
-bool looks_like_hub_id(const std::string& s) {
-    static const std::regex re(R"(^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$)");
-    return std::regex_match(s, re);
-}
+// The hub's own rule (org/name[@revision]); the id stays as given until the caller resolves it.
+bool looks_like_hub_id(const std::string& s) { return hub::parse_hub_id(s).has_value(); }
 
 std::string resolve_path(const std::string& dir, const std::string& p) {
     fs::path path(p);

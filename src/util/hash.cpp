@@ -1,5 +1,6 @@
 #include "util/hash.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -19,19 +20,60 @@ constexpr uint32_t k_sha_k[64] = {
     0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
     0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
 
-struct Sha256 {
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+// The framing SHA-1 and SHA-256 share (FIPS 180-4 §5.1.1, §5.2.1): 64-byte blocks, then
+// 0x80, zeros to 56 mod 64 and the message length in bits, big-endian.
+template <class Core>
+struct Md {
+    Core core;
     uint8_t buf[64];
     size_t buf_len = 0;
     uint64_t total = 0;
+
+    void update(const void* data, size_t n) {
+        auto* p = static_cast<const uint8_t*>(data);
+        total += n;
+        while (n > 0) {
+            size_t take = std::min(n, size_t(64) - buf_len);
+            std::memcpy(buf + buf_len, p, take);
+            buf_len += take;
+            p += take;
+            n -= take;
+            if (buf_len == 64) {
+                core.block(buf);
+                buf_len = 0;
+            }
+        }
+    }
+
+    std::string hex() {
+        uint64_t bits = total * 8;
+        uint8_t pad = 0x80;
+        update(&pad, 1);
+        uint8_t zero = 0;
+        while (buf_len != 56) update(&zero, 1);
+        uint8_t len[8];
+        for (int i = 0; i < 8; i++) len[i] = uint8_t(bits >> (56 - 8 * i));
+        update(len, 8);
+        static const char* digits = "0123456789abcdef";
+        std::string out;
+        for (uint32_t v : core.h)
+            for (int s = 28; s >= 0; s -= 4) out += digits[(v >> s) & 0xF];
+        return out;
+    }
+};
+
+uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+
+struct Sha256Core {
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
 
     static uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
     void block(const uint8_t* p) {
         uint32_t w[64];
         for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t(p[4 * i]) << 24) | (uint32_t(p[4 * i + 1]) << 16) | (uint32_t(p[4 * i + 2]) << 8) | p[4 * i + 3];
+            w[i] = be32(p + 4 * i);
         for (int i = 16; i < 64; i++) {
             uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
             uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
@@ -50,49 +92,61 @@ struct Sha256 {
         h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
     }
 
-    void update(const uint8_t* p, size_t n) {
-        total += n;
-        while (n > 0) {
-            size_t take = std::min(n, size_t(64) - buf_len);
-            std::memcpy(buf + buf_len, p, take);
-            buf_len += take;
-            p += take;
-            n -= take;
-            if (buf_len == 64) {
-                block(buf);
-                buf_len = 0;
-            }
-        }
-    }
+};
 
-    std::string hex() {
-        uint64_t bits = total * 8;
-        uint8_t pad = 0x80;
-        update(&pad, 1);
-        uint8_t zero = 0;
-        while (buf_len != 56) update(&zero, 1);
-        uint8_t len[8];
-        for (int i = 0; i < 8; i++) len[i] = uint8_t(bits >> (56 - 8 * i));
-        update(len, 8);
-        static const char* digits = "0123456789abcdef";
-        std::string out;
-        for (uint32_t v : h)
-            for (int s = 28; s >= 0; s -= 4) out += digits[(v >> s) & 0xF];
-        return out;
+// SHA-1 (FIPS 180-4 §6.1): the hub's etag of a file stored in git is its git blob id.
+struct Sha1Core {
+    uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+
+    static uint32_t rotl(uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
+
+    void block(const uint8_t* p) {
+        uint32_t w[80];
+        for (int i = 0; i < 16; i++) w[i] = be32(p + 4 * i);
+        for (int i = 16; i < 80; i++) w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (int i = 0; i < 80; i++) {
+            uint32_t f, k;
+            if (i < 20) f = (b & c) | (~b & d), k = 0x5A827999;
+            else if (i < 40) f = b ^ c ^ d, k = 0x6ED9EBA1;
+            else if (i < 60) f = (b & c) | (b & d) | (c & d), k = 0x8F1BBCDC;
+            else f = b ^ c ^ d, k = 0xCA62C1D6;
+            uint32_t t = rotl(a, 5) + f + e + k + w[i];
+            e = d, d = c, c = rotl(b, 30), b = a, a = t;
+        }
+        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e;
     }
 };
 
 }  // namespace
 
 std::string sha256_hex(std::string_view data) {
-    Sha256 s;
-    s.update(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+    Md<Sha256Core> s;
+    s.update(data.data(), data.size());
     return s.hex();
 }
 
 std::string sha256_file(const std::string& path) {
-    Sha256 s;  // a FIFO or a device is refused, never read (read_regular_file)
-    read_regular_file(path, [&](const char* p, size_t n) { s.update(reinterpret_cast<const uint8_t*>(p), n); });
+    Md<Sha256Core> s;  // a FIFO or a device is refused, never read (read_regular_file)
+    read_regular_file(path, [&](const char* p, size_t n) { s.update(p, n); });
+    return s.hex();
+}
+
+std::string sha1_hex(std::string_view data) {
+    Md<Sha1Core> s;
+    s.update(data.data(), data.size());
+    return s.hex();
+}
+
+std::string sha1_file(const std::string& path, std::string_view prefix, uint64_t* bytes) {
+    Md<Sha1Core> s;
+    s.update(prefix.data(), prefix.size());
+    uint64_t n = 0;
+    read_regular_file(path, [&](const char* p, size_t k) {
+        s.update(p, k);
+        n += k;
+    });
+    if (bytes) *bytes = n;
     return s.hex();
 }
 

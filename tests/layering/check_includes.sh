@@ -13,7 +13,7 @@ declare -A allowed=(
   [backend]="util"
   [model]="util formats tokenizer rope backend"
   [eval]="util formats tokenizer rope backend model"
-  [sweep]="util formats tokenizer rope backend model eval"
+  [sweep]="util formats tokenizer rope backend model eval hub"
   [report]="util rope"
 )
 bad=0; files=0

@@ -359,7 +359,7 @@ private:
         if (!hm.only.empty() && hm.only != filename) hm.etag.clear(), hm.commit.clear();
         std::vector<std::string> hs{"X-Repo-Commit: " + (hm.commit.empty() ? repo.commit : hm.commit)};
         if (fl.bytes.size() > lfs_threshold) {
-            hs.push_back("ETag: \"" + rb::hub::sha1_hex("pointer " + fl.sha256) + "\"");
+            hs.push_back("ETag: \"" + rb::sha1_hex("pointer " + fl.sha256) + "\"");
             hs.push_back("X-Linked-Etag: \"" + (hm.etag.empty() ? fl.sha256 : hm.etag) + "\"");
             if (!hm.no_size) hs.push_back("X-Linked-Size: " + std::to_string(fl.bytes.size()));
             std::string loc = cdn + "/lfs/" + fl.sha256 + "?X-Amz-Signature=abc";

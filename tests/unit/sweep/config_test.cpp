@@ -103,6 +103,19 @@ long_factor = [1.0, 2.0]
     EXPECT_NE(exps[0].invalid.find("long_factor"), std::string::npos) << exps[0].invalid;
 }
 
+TEST(SweepConfig, AHubIdWithRevisionIsTheHubsRule) {
+    // The hub's own syntax (org/name@revision), not a second, narrower rule.
+    rb::sweep::ConfigOverrides ov;
+    ov.model = "TinyLlama/TinyLlama-1.1B-Chat-v1.0@fe8a4ea1ffedaf415f4da2f062534de366a451e6";
+    std::string asked;
+    auto cfg = load_sweep_config(rb::test::source_path("presets/tinyllama-study.toml"), ov, [&](const std::string& id) {
+        asked = id;
+        return rb::test::source_path("tests/fixtures/tinyllama/config.json");
+    });
+    EXPECT_EQ(asked, ov.model);
+    EXPECT_EQ(cfg.model, ov.model);
+}
+
 TEST(SweepConfig, StudyPresetCounts) {
     // The hub id's geometry through the fetcher (the CLI's fetches config.json alone).
     std::string asked;
