@@ -6,13 +6,20 @@ RoPE, Phi-3 fused qkv_proj / gate_up_proj and longrope switched on the sequence 
 Mistral/Phi-3 sliding windows (key j visible from query i when i - window < j <= i), Llama 3
 `llama3` bands and tied embeddings. RoPE frequencies from tools/ref/rope_ref.py.
 
+Qwen2/Qwen3 have no BOS (their tokenizer.json adds none): for them the JSON also holds an
+ASCII text, its ids by an independent byte-level BPE written here from the tokenizer.json's
+vocabulary and merges (Qwen's Split regex on ASCII text), and the perplexity sums of the
+three protocols on those ids with no BOS anywhere (the first token of a window unscored).
+
 Usage: tools/ref/make_golden_families.py tests/fixtures/families tests/golden/families
 Writes <family>.f32 (logits [len(positions), vocab] float32, rows = positions) and
-<family>.json (magic, version, tokens, positions, argmax, and for phi3 the perplexity sums).
+<family>.json (magic, version, tokens, positions, argmax, for phi3 the perplexity sums, for
+qwen2/qwen3 the no-BOS text, ids and perplexity sums).
 """
 import json
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -103,6 +110,97 @@ class Decoder:
         return self.rms(x, w["model.norm.weight"]) @ w["lm_head.weight"].T
 
 
+QWEN_TEXT = (
+    "Once upon a time, in 1987, there was a little robot named Pip. Pip didn't like the rain;\n"
+    "it made his gears squeak. \"We'll fix that,\" said the old tinker, and she oiled them twice.\n\n"
+    "The next morning the sky was clear and the town's 42 clocks all struck seven together. "
+    "Pip walked to the market, bought three apples (red, green and yellow) for $2.50, and "
+    "counted his change: 7 coins!   Then he sat by the river and watched the boats go by, "
+    "thinking about the tinker, the rain, and the long road home. It's a good day, he thought.\n"
+    "Children were playing near the water; one of them asked him what time it was. "
+    "Pip looked at the tower and answered: it is a quarter past ten, and the bells will ring soon."
+)
+
+
+def bytes_to_unicode():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def qwen_bpe_ids(folder, text):
+    """Byte-level BPE of an ASCII text: Qwen's Split regex (\\p{L} = [A-Za-z], \\p{N} = [0-9]
+    on ASCII), GPT-2 byte map, lowest-rank merge first, every occurrence left to right."""
+    assert text.isascii()
+    tj = json.load(open(os.path.join(folder, "tokenizer.json"), encoding="utf-8"))
+    vocab = tj["model"]["vocab"]
+    ranks = {tuple(m): r for r, m in enumerate(tj["model"]["merges"])}
+    pat = re.compile(r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\nA-Za-z0-9]?[A-Za-z]+|[0-9]| ?[^\sA-Za-z0-9]+[\r\n]*"
+                     r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+    b2u = bytes_to_unicode()
+    ids = []
+    for chunk in pat.findall(text):
+        w = [b2u[b] for b in chunk.encode()]
+        while len(w) > 1:
+            pairs = [(ranks.get((w[i], w[i + 1]), math.inf), i) for i in range(len(w) - 1)]
+            r = min(pairs)[0]
+            if r == math.inf:
+                break
+            a, b = tj["model"]["merges"][r]
+            out, i = [], 0
+            while i < len(w):
+                if i + 1 < len(w) and w[i] == a and w[i + 1] == b:
+                    out.append(a + b)
+                    i += 2
+                else:
+                    out.append(w[i])
+                    i += 1
+            w = out
+        ids += [vocab[p] for p in w]
+    return ids
+
+
+def window_nll(m, ids, first):
+    """Σ −log p(ids[i+1] | ids[..i]) for i in [first, len−1): one forward of the window."""
+    lp = torch.log_softmax(m.forward(ids), -1)
+    return -float(sum(lp[i, ids[i + 1]] for i in range(first, len(ids) - 1))), len(ids) - 1 - first
+
+
+def no_bos_ppl(m, ids):
+    """The three protocols with no BOS anywhere (src/eval/perplexity.h), written out here:
+    truncate = ids[:L], all L−1 predictions; chunks = ⌊N/L⌋ plain L-windows, positions
+    L/2 … L−2; sliding = the Hugging Face strided recipe over ids."""
+    out = []
+    for L in (16, 64, 100):
+        nll, n = window_nll(m, ids[:L], 0)
+        out.append({"protocol": "truncate", "ctx": L, "nll_sum": nll, "count": n})
+    L = 40
+    tot, cnt = 0.0, 0
+    for c in range(len(ids) // L):
+        nll, n = window_nll(m, ids[c * L:(c + 1) * L], L // 2)
+        tot, cnt = tot + nll, cnt + n
+    out.append({"protocol": "chunks", "ctx": L, "nll_sum": tot, "count": cnt})
+    L, S = 64, 24
+    tot, cnt, prev_end, begin = 0.0, 0, 0, 0
+    while True:
+        end = min(begin + L, len(ids))
+        trg = end - prev_end  # the HF recipe: score the last trg tokens of the window
+        nll, n = window_nll(m, ids[begin:end], end - begin - 1 - min(trg, end - begin - 1))
+        tot, cnt = tot + nll, cnt + n
+        prev_end = end
+        if end == len(ids):
+            break
+        begin += S
+    out.append({"protocol": "sliding", "ctx": L, "stride": S, "nll_sum": tot, "count": cnt})
+    return out
+
+
 def main():
     src, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
@@ -126,6 +224,9 @@ def main():
                 lp = torch.log_softmax(m.forward(tokens[:L]), -1)
                 nll = -float(lp[torch.arange(L - 1), torch.tensor(tokens[1:L])].sum())
                 meta["nll"].append({"ctx": L, "nll_sum": nll, "count": L - 1, "ppl": math.exp(nll / (L - 1))})
+        if m.family.startswith("qwen"):
+            ids = qwen_bpe_ids(os.path.join(src, fam), QWEN_TEXT)
+            meta["text"], meta["text_ids"], meta["nll_no_bos"] = QWEN_TEXT, ids, no_bos_ppl(m, ids)
         json.dump(meta, open(os.path.join(out, fam + ".json"), "w"))
         print(fam, "logits", tuple(sel.shape), "max |logit|", float(sel.abs().max()))
 
