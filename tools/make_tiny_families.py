@@ -134,9 +134,11 @@ def write_gguf(path, kv, tensors):
     for n, a in tensors.items():
         while len(data) % 32:
             data += b"\0"
-        infos += _s(n) + struct.pack("<I", a.ndim) + b"".join(struct.pack("<Q", d) for d in reversed(a.shape))
-        infos += struct.pack("<IQ", 0, len(data))
-        data += a.astype(np.float32).tobytes()
+        # An array is written as F32; (ggml type, shape, bytes) as given (quantised blocks).
+        typ, shape, raw = (0, a.shape, a.astype(np.float32).tobytes()) if isinstance(a, np.ndarray) else a
+        infos += _s(n) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in reversed(shape))
+        infos += struct.pack("<IQ", typ, len(data))
+        data += raw
     out += infos
     while len(out) % 32:
         out += b"\0"
@@ -258,4 +260,5 @@ def main():
         print(d)
 
 
-main()
+if __name__ == "__main__":
+    main()

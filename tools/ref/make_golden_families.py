@@ -11,6 +11,11 @@ ASCII text, its ids by an independent byte-level BPE written here from the token
 vocabulary and merges (Qwen's Split regex on ASCII text), and the perplexity sums of the
 three protocols on those ids with no BOS anywhere (the first token of a window unscored).
 
+Quantised GGUFs (tools/make_quantised_families.py, in tests/fixtures/families/llama3-wide):
+the same forward on the weights dequantised from the file's own blocks by tools/ref/gguf_ref.py
+(element by element from ggml's definitions, float64), GGUF names mapped back to Hugging
+Face's and llama's q/k row permutation undone; goldens llama3-wide-<quant>.{f32,json}.
+
 Usage: tools/ref/make_golden_families.py tests/fixtures/families tests/golden/families
 Writes <family>.f32 (logits [len(positions), vocab] float32, rows = positions) and
 <family>.json (magic, version, tokens, positions, argmax, for phi3 the perplexity sums, for
@@ -25,6 +30,7 @@ import sys
 import numpy as np
 import torch
 
+from gguf_ref import read_gguf_tensors
 from llama_ref import load_safetensors
 from rope_ref import rope
 
@@ -32,9 +38,9 @@ N_TOKENS = 160  # past every family's trained length (64 or 128)
 
 
 class Decoder:
-    def __init__(self, folder):
+    def __init__(self, folder, weights=None):
         self.cfg = c = json.load(open(os.path.join(folder, "config.json")))
-        self.w = load_safetensors(os.path.join(folder, "model.safetensors"))
+        self.w = weights if weights is not None else load_safetensors(os.path.join(folder, "model.safetensors"))
         self.family = c["model_type"]
         self.H, self.KV = c["num_attention_heads"], c["num_key_value_heads"]
         self.hd = c.get("head_dim") or c["hidden_size"] // self.H
@@ -201,21 +207,71 @@ def no_bos_ppl(m, ids):
     return out
 
 
+GGUF_TO_HF = {"attn_norm": "input_layernorm", "ffn_norm": "post_attention_layernorm", "attn_q": "self_attn.q_proj",
+              "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj", "attn_output": "self_attn.o_proj",
+              "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+GGML_NAMES = {0: "f32", 8: "q8_0", 12: "q4_k", 14: "q6_k"}
+
+
+def hf_weights_from_gguf(path, cfg):
+    """Dequantised GGUF tensors under Hugging Face names (llama arch: q/k rows unpermuted);
+    also the set of quantised types in the file."""
+    H, KV = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    w, types = {}, set()
+
+    def unpermute(a, n):  # inverse of the converter's permute (reshape(n, 2, hd/2, ...).swapaxes(1, 2))
+        return a.reshape(n, a.shape[0] // n // 2, 2, *a.shape[1:]).swapaxes(1, 2).reshape(a.shape)
+
+    for name, (typ, a) in read_gguf_tensors(path).items():
+        if typ:
+            types.add(GGML_NAMES[typ])
+        if name == "token_embd.weight":
+            w["model.embed_tokens.weight"] = a
+        elif name == "output_norm.weight":
+            w["model.norm.weight"] = a
+        elif name == "output.weight":
+            w["lm_head.weight"] = a
+        elif name.startswith("blk."):
+            _, l, base, suffix = name.split(".")
+            if base == "attn_q":
+                a = unpermute(a, H)
+            if base == "attn_k":
+                a = unpermute(a, KV)
+            w[f"model.layers.{l}.{GGUF_TO_HF[base]}.{suffix}"] = a
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in w.items()}, sorted(types)
+
+
+def golden(m, name, tokens, positions, out, extra):
+    logits = m.forward(tokens)
+    sel = logits[positions]
+    sel.float().numpy().astype("<f4").tofile(os.path.join(out, name + ".f32"))
+    meta = {"magic": "ropebench-golden", "version": 1,
+            "generator": "tools/ref/make_golden_families.py (python3-torch float64, independent forward)",
+            "family": name, "tokens": tokens, "positions": positions, "shape": list(sel.shape),
+            "argmax": [int(a) for a in sel.argmax(-1)]}
+    meta.update(extra)
+    json.dump(meta, open(os.path.join(out, name + ".json"), "w"))
+    print(name, "logits", tuple(sel.shape), "max |logit|", float(sel.abs().max()))
+
+
 def main():
     src, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
     rng = np.random.default_rng(7)
     tokens = [1] + [int(t) for t in rng.integers(3, 512, N_TOKENS - 1)]
     positions = list(range(0, N_TOKENS, 5)) + [N_TOKENS - 1]
+    wide = os.path.join(src, "llama3-wide")
+    for f in sorted(os.listdir(wide)):
+        if f.endswith(".gguf"):
+            label = f[len("tiny-llama3-wide-"):-len(".gguf")]
+            w, types = hf_weights_from_gguf(os.path.join(wide, f), json.load(open(os.path.join(wide, "config.json"))))
+            golden(Decoder(wide, w), "llama3-wide-" + label, tokens, positions, out,
+                   {"file": f, "quantisation": "+".join(types)})
     for fam in sorted(os.listdir(src)):
+        if fam == "llama3-wide":
+            continue
         m = Decoder(os.path.join(src, fam))
-        logits = m.forward(tokens)
-        sel = logits[positions]
-        sel.float().numpy().astype("<f4").tofile(os.path.join(out, fam + ".f32"))
-        meta = {"magic": "ropebench-golden", "version": 1,
-                "generator": "tools/ref/make_golden_families.py (python3-torch float64, independent forward)",
-                "family": fam, "tokens": tokens, "positions": positions, "shape": list(sel.shape),
-                "argmax": [int(a) for a in sel.argmax(-1)]}
+        meta = {}
         if fam == "phi3":
             # Perplexity windows on both sides of original_max_position_embeddings (32): BOS +
             # L-1 tokens, every next token scored; longrope switches to the long factors above 32.
@@ -227,8 +283,6 @@ def main():
         if m.family.startswith("qwen"):
             ids = qwen_bpe_ids(os.path.join(src, fam), QWEN_TEXT)
             meta["text"], meta["text_ids"], meta["nll_no_bos"] = QWEN_TEXT, ids, no_bos_ppl(m, ids)
-        json.dump(meta, open(os.path.join(out, fam + ".json"), "w"))
-        print(fam, "logits", tuple(sel.shape), "max |logit|", float(sel.abs().max()))
-
+        golden(m, fam, tokens, positions, out, meta)
 
 main()
