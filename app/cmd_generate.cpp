@@ -19,7 +19,7 @@ struct GenerateArgs {
 
 CommandRegistrar reg("generate", 30, [](CLI::App& app) -> std::function<int()> {
     auto a = std::make_shared<GenerateArgs>();
-    auto* sub = app.add_subcommand("generate", "greedy decoding from a prompt (BOS is prepended)");
+    auto* sub = app.add_subcommand("generate", "greedy decoding from a prompt (BOS first when the tokenizer adds one)");
     add_model_options(sub, a->m);
     sub->add_option("-p,--prompt", a->prompt, "prompt text (\"\" = BOS only)")->required();
     sub->add_option("-n,--n-predict", a->n, "tokens to generate")->check(count_validator(0, k_max_context));
@@ -37,10 +37,12 @@ CommandRegistrar reg("generate", 30, [](CLI::App& app) -> std::function<int()> {
         const LoadOptions lo = load_options(a->m);
         LoadedModel lm = load_model(lo, cap_bound);
         std::vector<int> prompt;
-        if (!a->no_bos) prompt.push_back(lm.tokenizer->bos_id());
+        if (!a->no_bos && lm.tokenizer->leading_bos() >= 0) prompt.push_back(lm.tokenizer->leading_bos());
         auto ids = lm.tokenizer->encode(a->prompt);
         prompt.insert(prompt.end(), ids.begin(), ids.end());
-        if (prompt.empty()) throw UsageError("--prompt: empty prompt with --no-bos");
+        if (prompt.empty())
+            throw UsageError("--prompt: empty prompt and no BOS ({})",
+                             a->no_bos ? "--no-bos" : "the tokenizer adds none");
         int cap = a->ctx > 0 ? a->ctx : static_cast<int>(prompt.size()) + a->n;
         if (cap < static_cast<int>(prompt.size()))
             throw UsageError("--ctx: {} is smaller than the prompt ({} tokens)", cap, prompt.size());

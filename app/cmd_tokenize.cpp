@@ -57,8 +57,9 @@ CommandRegistrar reg("tokenize", 25, [](CLI::App& app) -> std::function<int()> {
         const std::string input = file->count() ? read_file(a->file) : a->text;  // read_file names the file
         auto tok = Tokenizer::from_path(hub::resolve_model_path(a->model));
         std::vector<int> ids;
-        const bool bos = !a->no_bos && tok->add_bos();
-        if (bos) ids.push_back(tok->bos_id());
+        const int lead = a->no_bos ? -1 : tok->leading_bos();
+        const bool bos = lead >= 0;
+        if (bos) ids.push_back(lead);
         auto body = tok->encode(input);
         ids.insert(ids.end(), body.begin(), body.end());
         if (a->json) {

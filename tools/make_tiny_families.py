@@ -1,10 +1,16 @@
 #!/usr/bin/python3
 """Tiny random-weight checkpoints, one per supported family (Llama 3.x, Qwen2, Qwen3, Phi-3,
-Mistral), each as a Hugging Face folder (config.json + model.safetensors + tokenizer.model)
-and as a GGUF file written the way llama.cpp's converter lays it out (arch name, tensor
-names, llama's q/k row permutation, Phi-3's fused ffn_up and rope_factors tensors, Llama 3's
-rope_freqs tensor). Deterministic (fixed seeds). The tokenizer is the shared stories260K
-SentencePiece model (vocab 512), so the checkpoints depend on no tokenizer.json support.
+Mistral), each as a Hugging Face folder (config.json + model.safetensors + tokenizer) and as
+a GGUF file written the way llama.cpp's converter lays it out (arch name, tensor names,
+llama's q/k row permutation, Phi-3's fused ffn_up and rope_factors tensors, Llama 3's
+rope_freqs tensor). Deterministic (fixed seeds). The tokenizer of Llama 3 / Phi-3 / Mistral
+is the shared stories260K SentencePiece model (vocab 512, adds BOS). Qwen2 and Qwen3 get
+Qwen's own kind, with no BOS: the real Qwen3 tokenizer.json (tests/data/tokenizers/qwen3)
+cut to its 256 byte tokens and first 253 merges (ids 0..508, the ids the full file gives
+them) plus <|endoftext|>, <|im_start|>, <|im_end|> at 509..511, with Qwen's
+tokenizer_config.json (add_bos_token false, bos_token null); their GGUF carries the same
+vocabulary as llama.cpp's converter writes it (tokenizer.ggml.model gpt2, pre qwen2,
+bos = eos = <|endoftext|>, add_bos_token false).
 
 Usage: tools/make_tiny_families.py SHARED_DIR OUT_DIR      (OUT_DIR = tests/fixtures/families)
 """
@@ -18,6 +24,9 @@ import sys
 import numpy as np
 
 VOCAB, HIDDEN, INTER, LAYERS, HEADS, KV = 512, 64, 128, 2, 4, 2
+QWEN_MERGES = 253
+QWEN_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FAMILIES = {
     # name: (HF class, model_type, GGUF arch, config extras)
@@ -115,13 +124,21 @@ def write_gguf(path, kv, tensors):
             out += struct.pack("<II", 4, v)
         elif typ == "f32":
             out += struct.pack("<If", 6, v)
+        elif typ == "bool":
+            out += struct.pack("<IB", 7, int(v))
+        elif typ == "str[]":
+            out += struct.pack("<IIQ", 9, 8, len(v)) + b"".join(_s(x) for x in v)
+        elif typ == "i32[]":
+            out += struct.pack("<IIQ", 9, 5, len(v)) + b"".join(struct.pack("<i", x) for x in v)
     data, infos = b"", b""
     for n, a in tensors.items():
         while len(data) % 32:
             data += b"\0"
-        infos += _s(n) + struct.pack("<I", a.ndim) + b"".join(struct.pack("<Q", d) for d in reversed(a.shape))
-        infos += struct.pack("<IQ", 0, len(data))
-        data += a.astype(np.float32).tobytes()
+        # An array is written as F32; (ggml type, shape, bytes) as given (quantised blocks).
+        typ, shape, raw = (0, a.shape, a.astype(np.float32).tobytes()) if isinstance(a, np.ndarray) else a
+        infos += _s(n) + struct.pack("<I", len(shape)) + b"".join(struct.pack("<Q", d) for d in reversed(shape))
+        infos += struct.pack("<IQ", typ, len(data))
+        data += raw
     out += infos
     while len(out) % 32:
         out += b"\0"
@@ -148,6 +165,33 @@ def llama3_rope_freqs(cfg):
             sm = (orig / wl - lo) / (hi - lo)
             out.append(1.0 / ((1 - sm) / f + sm))
     return np.array(out, dtype=np.float32)
+
+
+def qwen_tokenizer(d):
+    """Writes the cut Qwen3 tokenizer.json + tokenizer_config.json into d; returns the GGUF
+    tokenizer.ggml.* keys for the same vocabulary."""
+    full = json.load(open(os.path.join(REPO, "tests/data/tokenizers/qwen3/tokenizer.json"), encoding="utf-8"))
+    n = 256 + QWEN_MERGES
+    vocab = {p: i for p, i in full["model"]["vocab"].items() if i < n}
+    merges = full["model"]["merges"][:QWEN_MERGES]
+    assert len(vocab) == n and all(vocab["".join(m)] == 256 + k for k, m in enumerate(merges))
+    added = [{"id": n + k, "content": c, "single_word": False, "lstrip": False, "rstrip": False, "normalized": False,
+              "special": True} for k, c in enumerate(QWEN_SPECIALS)]
+    tj = dict(full)
+    tj["added_tokens"] = added
+    tj["model"] = dict(full["model"], vocab=vocab, merges=merges)
+    json.dump(tj, open(os.path.join(d, "tokenizer.json"), "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+    tc = {"add_bos_token": False, "add_prefix_space": False, "bos_token": None, "eos_token": "<|endoftext|>",
+          "pad_token": "<|endoftext|>", "unk_token": None, "errors": "replace", "model_max_length": 131072,
+          "split_special_tokens": False, "tokenizer_class": "Qwen2Tokenizer", "clean_up_tokenization_spaces": False}
+    json.dump(tc, open(os.path.join(d, "tokenizer_config.json"), "w"), indent=1)
+    tokens = sorted(vocab, key=vocab.get) + QWEN_SPECIALS
+    return {"tokenizer.ggml.model": ("str", "gpt2"), "tokenizer.ggml.pre": ("str", "qwen2"),
+            "tokenizer.ggml.tokens": ("str[]", tokens),
+            "tokenizer.ggml.token_type": ("i32[]", [1] * n + [3] * len(QWEN_SPECIALS)),
+            "tokenizer.ggml.merges": ("str[]", [" ".join(m) for m in merges]),
+            "tokenizer.ggml.bos_token_id": ("u32", n), "tokenizer.ggml.eos_token_id": ("u32", n),
+            "tokenizer.ggml.add_bos_token": ("bool", False)}
 
 
 def gguf_for(name, arch, cfg, t):
@@ -202,13 +246,19 @@ def main():
                "vocab_size": VOCAB, "rms_norm_eps": 1e-5, "bos_token_id": 1, "eos_token_id": 2,
                "torch_dtype": "float32"}
         cfg.update(extra)
+        if mt.startswith("qwen"):  # Qwen's configs name <|endoftext|> for both
+            cfg["bos_token_id"] = cfg["eos_token_id"] = 256 + QWEN_MERGES
         t = tensors_for(name, cfg, np.random.default_rng(100 + i))
         json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=1)
         write_safetensors(os.path.join(d, "model.safetensors"), t)
-        shutil.copy(os.path.join(shared, "data/models/stories260K/tokenizer.model"), d)
         kv, g = gguf_for(name, arch, cfg, t)
+        if mt.startswith("qwen"):
+            kv.update(qwen_tokenizer(d))
+        else:
+            shutil.copy(os.path.join(shared, "data/models/stories260K/tokenizer.model"), d)
         write_gguf(os.path.join(d, f"tiny-{name}-f32.gguf"), kv, g)
         print(d)
 
 
-main()
+if __name__ == "__main__":
+    main()

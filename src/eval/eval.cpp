@@ -274,7 +274,9 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                       {"threads", spec.model.backend.threads > 0 ? spec.model.backend.threads
                                                                   : ThreadPool::global().size()}};
     rec["seed"] = spec.seed;
-    rec["bos"] = "BOS prepended to every ppl window, LongPPL window and passkey prompt";
+    const int bos = lm.tokenizer->leading_bos();
+    rec["bos"] = bos >= 0 ? "BOS prepended to every ppl window, LongPPL window and passkey prompt"
+                          : "no BOS (the tokenizer adds none): a window's first token is not scored";
     rec["identity"] = eval_identity_hash(spec);
     rec["metrics"] = json::object();
     int64_t tokens_total = 0;
@@ -285,11 +287,11 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         p.ctx = L;
         check_ppl_options(p);
         SplitInfo si;
-        auto tdocs = tokenize_documents(*lm.tokenizer, docs, spec.split ? split_length(p) : 0,
+        auto tdocs = tokenize_documents(*lm.tokenizer, docs, spec.split ? split_length(p, bos) : 0,
                                         spec.split ? spec.max_docs : 0, &si);
         // truncate: one window per document from its start, the windows the cache serves.
         ModelLm mlm(*lm.model, rope, p.protocol == "truncate" ? &cache.scores(spec.model) : nullptr);
-        PplResult r = evaluate_perplexity_tokens(mlm, lm.tokenizer->bos_id(), tdocs, p, [&](int64_t d, int64_t n) {
+        PplResult r = evaluate_perplexity_tokens(mlm, bos, tdocs, p, [&](int64_t d, int64_t n) {
             if (progress) progress("ppl", d, n);
         });
         json o = {{"protocol", r.protocol},
@@ -301,7 +303,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                   {"documents_used", r.documents_used},
                   {"documents_skipped", r.documents_skipped},
                   {"skipped", r.skipped},
-                  {"split", spec.split ? json{{"segment_tokens", split_length(p)},
+                  {"split", spec.split ? json{{"segment_tokens", split_length(p, bos)},
                                               {"segments", si.segments},
                                               {"tail_tokens_dropped", si.tail_tokens_dropped}}
                                        : json(nullptr)},

@@ -119,11 +119,13 @@ KeySet key_spans_for_text(LanguageModel& ev, const Tokenizer& etok, const std::s
     auto spans = etok.encode_with_spans(text);
     std::vector<int> ids;
     ids.reserve(spans.size() + 1);
-    ids.push_back(etok.bos_id());
+    const int bos = etok.leading_bos();
+    const int off = bos >= 0 ? 1 : 0;
+    if (bos >= 0) ids.push_back(bos);
     for (const auto& s : spans) ids.push_back(s.id);
     std::vector<int> keys = find_key_tokens(ev, ids, o.short_window, o.stride, o.alpha, o.beta);
     std::vector<ByteSpan> ks_raw;
-    for (int p : keys) ks_raw.push_back({spans[p - 1].begin, spans[p - 1].end});  // p ≥ K ≥ 1: never BOS
+    for (int p : keys) ks_raw.push_back({spans[p - off].begin, spans[p - off].end});  // p ≥ K ≥ 1: never BOS
     KeySet ks;
     ks.spans = merge_spans(ks_raw);
     ks.evaluator_tokens = static_cast<int64_t>(ids.size());
@@ -145,7 +147,11 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
                                const std::vector<Document>& docs, const LongPplOptions& o, bool split, int max_units,
                                const std::function<void(int64_t, int64_t)>& progress) {
     check_longppl_options(o);
-    const int L = o.ctx, seg = L - 1;
+    // A unit is the window's text tokens: L − 1 after BOS, or L when the tokenizer adds no
+    // BOS (then its first token has no prediction); L − 1 tokens are scored either way.
+    const int bos = tok.leading_bos();
+    const int off = bos >= 0 ? 1 : 0;
+    const int L = o.ctx, seg = L - off;
     struct Unit {
         const Document* doc;
         std::string source;
@@ -169,7 +175,9 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
             units.back().doc = &docs[di];
         }
     }
-    if (units.empty()) throw Error("no document has at least ctx - 1 = {} tokens ({} skipped)", seg, r.skipped.size());
+    if (units.empty())
+        throw Error("no document has at least {} = {} tokens ({} skipped)", off ? "ctx - 1" : "ctx (no BOS)", seg,
+                    r.skipped.size());
     const int64_t ev_before = ev.tokens_processed(), m_before = model.tokens_processed();
     std::vector<int> window(L), targets(L);
     std::vector<double> lp(L);
@@ -183,10 +191,10 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
         KeySet ks = key_spans_for_text(ev, etok, text, o);
         (ks.cache_hit ? r.cache_hits : r.cache_misses)++;
         std::vector<ByteSpan> tspans(seg);
-        window[0] = tok.bos_id();
+        if (off) window[0] = bos;
         for (int j = 0; j < seg; j++) {
             const TokenSpan& t = sp[u.first + j];
-            window[j + 1] = t.id;
+            window[j + off] = t.id;
             tspans[j] = {std::max(t.begin, b0) - b0, std::max(t.end, b0) - b0};
         }
         std::vector<char> key = align_key_tokens(tspans, ks.spans);
@@ -195,16 +203,17 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
         model.score(window.data(), L, targets.data(), lp.data());
         LongPplDoc d;
         d.source = u.source;
-        d.tokens = seg;
+        d.tokens = L - 1;
         d.evaluator_tokens = ks.evaluator_tokens;
         d.evaluator_key_tokens = ks.evaluator_key_tokens;
         d.cache_hit = ks.cache_hit;
-        for (int j = 0; j < seg; j++) {  // token j of the unit is predicted at window position j
-            if (!std::isfinite(lp[j])) throw Error("{}: non-finite log-probability at window position {}", u.source, j);
-            d.nll_sum -= lp[j];
+        for (int j = 1 - off; j < seg; j++) {  // token j of the unit is predicted at window position i
+            const int i = j + off - 1;
+            if (!std::isfinite(lp[i])) throw Error("{}: non-finite log-probability at window position {}", u.source, i);
+            d.nll_sum -= lp[i];
             if (key[j]) {
                 d.n_key++;
-                d.nll_key_sum -= lp[j];
+                d.nll_key_sum -= lp[i];
             }
         }
         r.n_key += d.n_key;

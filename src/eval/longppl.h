@@ -2,7 +2,7 @@
 // longppl/longppl.py, methodology.md §1.2).
 //
 // Evaluator side (find_key_token): the text is tokenized with the evaluator's tokenizer
-// with BOS first; one full pass gives loss_full[p] for every position p ≥ 1. For
+// with BOS first (where it adds one: Tokenizer::leading_bos()); one full pass gives loss_full[p] for every position p ≥ 1. For
 // start = 0, d, 2d, … while start < N − K, the evaluator runs again on tokens
 // [start, start + K + d) (the last window ends at N; windows after the first do not start
 // with BOS, as in the reference) and positions p = start + K … start + K + d − 1 get
@@ -12,8 +12,8 @@
 //
 // Evaluated side: the evaluated model sees the same window as perplexity `truncate`
 // (BOS + the document's first L−1 tokens; the reference feeds no BOS — one convention
-// for PPL, LongPPL and passkey, methodology §1.3.5). The evaluator gets the text those L−1
-// tokens cover. A token is key iff its byte span lies entirely inside one merged key span
+// for PPL, LongPPL and passkey, methodology §1.3.5; without a BOS in the tokenizer, the
+// first L tokens, the first unscored). The evaluator gets the text those tokens cover. A token is key iff its byte span lies entirely inside one merged key span
 // (cal_overlap); a token with an empty span (SentencePiece's dummy-prefix "▁", the earlier
 // <0xXX> pieces of a split character) takes the decision of the next token with a
 // non-empty span — the reference's HF offsets give such pieces the span of their character.

@@ -97,10 +97,12 @@ PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, i
         t += needle + "\n" + join_sentences(filler, *k, n) + "\n" + k_question;
         return t;
     };
+    const int bos = tok.leading_bos();  // -1: the tokenizer adds no BOS
+    const int n_bos = bos >= 0 ? 1 : 0;
     auto count = [&](int n) {
         int k;
         size_t off;
-        return 1 + static_cast<int>(tok.encode(build(n, &k, &off)).size());
+        return n_bos + static_cast<int>(tok.encode(build(n, &k, &off)).size());
     };
     if (count(0) > budget)
         throw Error("--ctx: {} is too short for a passkey prompt: the prompt without filler has {} tokens + {} new tokens",
@@ -121,13 +123,13 @@ PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, i
     p.text = build(lo, &p.needle_sentence, &off);
     auto spans = tok.encode_with_spans(p.text);
     p.tokens.reserve(spans.size() + 1);
-    p.tokens.push_back(tok.bos_id());
+    if (bos >= 0) p.tokens.push_back(bos);
     p.needle_token = -1;
     for (size_t j = 0; j < spans.size(); j++) {
         p.tokens.push_back(spans[j].id);
-        if (p.needle_token < 0 && spans[j].end > off) p.needle_token = static_cast<int>(j) + 1;
+        if (p.needle_token < 0 && spans[j].end > off) p.needle_token = static_cast<int>(j) + n_bos;
     }
-    RB_CHECK(p.needle_token > 0, "needle not found in the passkey prompt");
+    RB_CHECK(p.needle_token >= 0, "needle not found in the passkey prompt");
     RB_CHECK(static_cast<int>(p.tokens.size()) <= budget);
     return p;
 }

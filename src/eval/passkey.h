@@ -10,7 +10,7 @@
 // spaces ("The grass is green." "The sky is blue." "The sun is yellow." "Here we go."
 // "There and back again.", cycled; or the sentences of a haystack file); the needle goes
 // after sentence k = round(depth · n), so the depth is exact in sentences; the suffix
-// continues the cycle. n is the largest count whose prompt (BOS + tokens) leaves room for
+// continues the cycle. n is the largest count whose prompt ([BOS] + tokens) leaves room for
 // max_new_tokens within L. Keys are 5-digit (10000–99999, the papers' "five-digit number").
 // Everything random comes from (seed, L, depth, trial), so every method/config sees the
 // same prompts. Decoding: greedy with the KV cache; correct when the first run of ASCII
@@ -33,7 +33,7 @@ struct PasskeyPrompt {
     int trial = 0;
     std::string key;              // 5 digits
     std::string text;             // the prompt text (no BOS)
-    std::vector<int> tokens;      // BOS + encode(text)
+    std::vector<int> tokens;      // [BOS] + encode(text), BOS where the tokenizer adds one (leading_bos)
     int sentences = 0;            // n filler sentences in total
     int needle_sentence = 0;      // k: sentences before the needle
     int needle_token = 0;         // index in `tokens` of the first token covering the needle

@@ -38,7 +38,7 @@ std::vector<TokenDoc> tokenize_documents(const Tokenizer& tok, const std::vector
     return out;
 }
 
-int split_length(const PplOptions& opts) { return opts.ctx - 1; }
+int split_length(const PplOptions& opts, int bos_id) { return opts.ctx - (bos_id >= 0 ? 1 : 0); }
 
 int check_ppl_options(const PplOptions& opts) {
     if (opts.ctx < 2 || opts.ctx > k_max_context)
@@ -102,12 +102,15 @@ PplResult evaluate_perplexity_tokens(LanguageModel& lm, int bos_id, const std::v
     r.bucket_nll.assign(n_buckets, 0.0);
     r.bucket_count.assign(n_buckets, 0);
     Scorer sc{lm, r, {}, {}};
+    const int seg = split_length(opts, bos_id);  // document tokens that fill one window
+    const std::string seg_name =
+        bos_id >= 0 ? fmt::format("ctx - 1 = {} tokens", seg) : fmt::format("ctx = {} tokens (no BOS)", seg);
     int64_t done = 0;
     for (const auto& d : docs) {
         done++;
-        // The stream every protocol reads: BOS + the document's tokens.
-        if (static_cast<int>(d.ids.size()) + 1 < L) {
-            log_info("{}: {} tokens < ctx - 1 = {}: skipped", d.source, d.ids.size(), L - 1);
+        // The stream every protocol reads: [BOS] + the document's tokens.
+        if (static_cast<int>(d.ids.size()) < seg) {
+            log_info("{}: {} tokens, fewer than {}: skipped", d.source, d.ids.size(), seg_name);
             r.documents_skipped++;
             r.skipped.push_back(d.source);
             if (progress) progress(done, static_cast<int64_t>(docs.size()));
@@ -115,7 +118,7 @@ PplResult evaluate_perplexity_tokens(LanguageModel& lm, int bos_id, const std::v
         }
         std::vector<int> stream;
         stream.reserve(d.ids.size() + 1);
-        stream.push_back(bos_id);
+        if (bos_id >= 0) stream.push_back(bos_id);
         stream.insert(stream.end(), d.ids.begin(), d.ids.end());
         PplDocResult dr{d.source, 0, 0, 0};
         if (opts.protocol == "truncate") {
@@ -125,7 +128,7 @@ PplResult evaluate_perplexity_tokens(LanguageModel& lm, int bos_id, const std::v
             std::vector<int> w(L);
             for (size_t c = 0; c < n_chunk; c++) {
                 std::copy(stream.begin() + c * L, stream.begin() + (c + 1) * L, w.begin());
-                w[0] = bos_id;  // llama.cpp replaces the chunk's first token by BOS
+                if (bos_id >= 0) w[0] = bos_id;  // llama.cpp replaces the chunk's first token by BOS
                 sc.window(w.data(), L, L / 2, dr, d.source);
             }
         } else {  // sliding
@@ -152,8 +155,8 @@ PplResult evaluate_perplexity_tokens(LanguageModel& lm, int bos_id, const std::v
         std::string names;  // the texts at fault, at most three
         for (size_t i = 0; i < r.skipped.size() && i < 3; ++i) names += (i ? ", " : "") + r.skipped[i];
         if (r.skipped.size() > 3) names += fmt::format(" and {} more", r.skipped.size() - 3);
-        throw Error("{}: no document has at least ctx - 1 = {} tokens ({} skipped)", names.empty() ? "--text" : names,
-                    L - 1, r.documents_skipped);
+        throw Error("{}: no document has at least {} ({} skipped)", names.empty() ? "--text" : names, seg_name,
+                    r.documents_skipped);
     }
     return r;
 }
@@ -162,7 +165,7 @@ PplResult evaluate_perplexity(const LlamaModel& model, const Tokenizer& tok, con
                               const std::vector<Document>& docs, const PplOptions& opts) {
     check_ppl_options(opts);
     ModelLm lm(model, rope);
-    return evaluate_perplexity_tokens(lm, tok.bos_id(), tokenize_documents(tok, docs, 0, 0), opts);
+    return evaluate_perplexity_tokens(lm, tok.leading_bos(), tokenize_documents(tok, docs, 0, 0), opts);
 }
 
 }  // namespace rb

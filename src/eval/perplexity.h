@@ -2,17 +2,23 @@
 //
 // Every protocol works on token ids (no BOS) of a document and pools in log space:
 // PPL = exp(Σ NLL / Σ count) over all scored tokens of all documents (NLL sums in double).
-// A document must fill at least one window (BOS + L−1 tokens) or it is skipped and counted.
+// Each protocol reads the stream [BOS] + tokens, BOS only where the model's tokenizer adds
+// one (Tokenizer::leading_bos(); Qwen adds none). A document must fill at least one window
+// (BOS + L−1 tokens, or L tokens without BOS) or it is skipped and counted.
 //
-//  truncate  BOS + the first L−1 tokens, one pass, all L−1 predictions scored (YaRN /
-//            LongRoPE `--truncate`).
-//  chunks    llama.cpp `perplexity`: the stream BOS + tokens is cut into n = ⌊len/L⌋
-//            consecutive L-token windows (remainder dropped); the first token of every
-//            window is replaced by BOS (so one text token per window after the first is
-//            never seen); predictions from window positions L/2 … L−2 are scored, i.e. the
-//            last L − L/2 − 1 tokens of each window.
+//  truncate  the first L tokens of the stream, one pass, all L−1 predictions scored (YaRN /
+//            LongRoPE `--truncate`: with BOS the first text token is predicted from BOS
+//            alone; without BOS the first text token has no prediction and tokens 2 … L are
+//            scored, as transformers' perplexity guide and lm-eval-harness do when the
+//            tokenizer has no prefix token). L−1 tokens are scored either way.
+//  chunks    llama.cpp `perplexity`: the stream is cut into n = ⌊len/L⌋ consecutive
+//            L-token windows (remainder dropped); with BOS the first token of every window
+//            is replaced by BOS (so one text token per window after the first is never
+//            seen; llama.cpp does this only when the vocabulary adds BOS); predictions from
+//            window positions L/2 … L−2 are scored, i.e. the last L − L/2 − 1 tokens of each
+//            window.
 //  sliding   Hugging Face "perplexity of fixed-length models" (Press-style strided window):
-//            windows of L tokens over BOS + tokens starting at 0, S, 2S, …, until a window
+//            windows of L tokens over the stream starting at 0, S, 2S, …, until a window
 //            reaches the end; each window scores only the tokens not scored by an earlier
 //            one (all L−1 predictions of the first window, then the last ≤ S). Later windows
 //            do not start with BOS, as in the HF recipe. Pooled token-weighted (the HF recipe
@@ -60,9 +66,9 @@ struct SplitInfo {
 std::vector<TokenDoc> tokenize_documents(const Tokenizer& tok, const std::vector<Document>& docs, int seg_len,
                                          int max_units, SplitInfo* split = nullptr);
 
-/// Tokens per segment for --split under a protocol at context L: L−1 (BOS + L−1 = one
-/// window) for every protocol.
-int split_length(const PplOptions& opts);
+/// Tokens per segment for --split under a protocol at context L: one window of the stream,
+/// L−1 with BOS (bos_id ≥ 0), L without, for every protocol.
+int split_length(const PplOptions& opts, int bos_id);
 
 struct PplDocResult {
     std::string source;
@@ -92,8 +98,9 @@ struct PplResult {
 /// Validates the options (UsageError naming the flag) and returns the resolved stride.
 int check_ppl_options(const PplOptions& opts);
 
-/// Runs `opts.protocol` over tokenized documents. Throws Error when no document is long
-/// enough, or on a non-finite log-probability.
+/// Runs `opts.protocol` over tokenized documents; `bos_id` is the tokenizer's leading_bos()
+/// (−1: no BOS in front of the stream). Throws Error when no document is long enough, or on
+/// a non-finite log-probability.
 /// `progress(done, total)` is called after each document.
 PplResult evaluate_perplexity_tokens(LanguageModel& lm, int bos_id, const std::vector<TokenDoc>& docs,
                                      const PplOptions& opts,

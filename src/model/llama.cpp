@@ -324,7 +324,7 @@ void LlamaModel::forward_with_rope_len(Session& s, int rope_len, const int* toke
 std::vector<int> LlamaModel::generate_greedy(Session& s, const std::vector<int>& prompt, int max_new,
                                              bool stop_at_eos) const {
     std::vector<int> out;
-    if (prompt.empty()) throw Error("generate: empty prompt (at least BOS is needed)");
+    if (prompt.empty()) throw Error("generate: empty prompt (at least one token is needed)");
     std::vector<int> am(prompt.size());
     forward(s, prompt.data(), static_cast<int>(prompt.size()), nullptr, nullptr, am.data(), nullptr);
     int next = am.back();

@@ -71,6 +71,10 @@ public:
     /// true; tokenizer.json: tokenizer_config.json add_bos_token, else its post-processor
     /// template; GGUF: tokenizer.ggml.add_bos_token). Never true when bos_id() is -1.
     virtual bool add_bos() const = 0;
+    /// The id the model's own rule puts in front of a text: bos_id() when add_bos(), else -1
+    /// (nothing). Every window, prompt and `generate` prefix is built from this, never from
+    /// bos_id() alone (Qwen: no BOS; its GGUF stores bos = EOS with add_bos_token false).
+    int leading_bos() const { return add_bos() ? bos_id() : -1; }
     /// Identifies the vocabulary (hash of pieces + normalizer) for caches and records.
     /// SentencePiece: 64 hex digits; BPE: "bpe-byte-level:<hex>" or "bpe-sentencepiece:<hex>".
     virtual std::string identity() const = 0;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/test_util.h"
+#include "util/mapped_file.h"
 
 using json = nlohmann::json;
 using rb::test::run_cli;
@@ -209,4 +210,38 @@ TEST(EvalCli, Failures) {
     auto c = run_cli({"passkey", m, "--ctx", "30"});
     EXPECT_EQ(c.status, 1);
     EXPECT_NE(c.err.find("error: --ctx"), std::string::npos) << c.err;
+}
+
+// A model whose tokenizer adds no BOS (the tiny Qwen2 family, tools/make_tiny_families.py):
+// `tokenize` adds none, `eval` says so in the record and its perplexity sum is the float64
+// reference's without BOS (tests/golden/families/qwen2.json; tolerance as in
+// tests/unit/eval/no_bos_test.cpp), from the GGUF file; `generate` refuses an empty prompt.
+TEST(EvalCli, ModelWithoutBos) {
+    const json meta = json::parse(rb::read_file(rb::test::source_path("tests/golden/families/qwen2.json")));
+    const std::string dir = rb::test::source_path("tests/fixtures/families/qwen2");
+    const std::string text = meta["text"];
+    auto t = run_cli({"tokenize", dir, "--text", text, "--json"});
+    ASSERT_EQ(t.status, 0) << t.err;
+    EXPECT_EQ(json::parse(t.out)["bos_added"], false);
+    EXPECT_EQ(json::parse(t.out)["ids"], meta["text_ids"]);
+
+    const std::string file = rb::test::temp_dir() + "/text.txt";
+    rb::write_file(file, text);
+    auto r = run_cli({"eval", dir + "/tiny-qwen2-f32.gguf", "--ctx", "64", "--metrics", "ppl", "--text", file, "--json"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const json rec = json::parse(r.out);
+    EXPECT_EQ(rec["bos"].get<std::string>().rfind("no BOS", 0), 0u) << rec["bos"];
+    const json& want = meta["nll_no_bos"][1];
+    ASSERT_EQ(want["ctx"], 64);
+    EXPECT_EQ(rec["metrics"]["ppl"]["tokens_scored"], 63);
+    EXPECT_NEAR(rec["metrics"]["ppl"]["nll_sum"].get<double>(), want["nll_sum"].get<double>(), 6e-4 * 63);
+
+    auto g = run_cli({"generate", dir, "--prompt", "", "-n", "2"});
+    EXPECT_EQ(g.status, 2);
+    EXPECT_NE(g.err.find("no BOS (the tokenizer adds none)"), std::string::npos) << g.err;
+    auto g2 = run_cli({"generate", dir, "--prompt", "Once", "-n", "2", "--json"});
+    ASSERT_EQ(g2.status, 0) << g2.err;
+    auto t2 = run_cli({"tokenize", dir, "--text", "Once", "--json"});
+    ASSERT_EQ(t2.status, 0) << t2.err;
+    EXPECT_EQ(json::parse(g2.out)["prompt_tokens"], json::parse(t2.out)["ids"].size());
 }

@@ -48,9 +48,10 @@ inline Loaded open_model(const std::string& path, const char* isa, const std::st
     return r;
 }
 
-/// Largest |logit - reference| at the golden positions (NaN: the largest); the argmax at each
-/// is checked (EXPECT) on the way.
-inline double max_logit_diff(const std::string& fam, bool gguf, const char* isa, const std::string& backend_name = "cpu") {
+/// Largest |logit - reference| at the golden positions (NaN: the largest) of the checkpoint at
+/// `path` against golden `fam`; the argmax at each is checked (EXPECT) on the way.
+inline double max_logit_diff_of(const std::string& fam, const std::string& path, const char* isa,
+                                const std::string& backend_name = "cpu") {
     const auto meta = golden_meta(fam);
     const auto tokens = meta["tokens"].get<std::vector<int>>();
     const auto positions = meta["positions"].get<std::vector<int>>();
@@ -60,7 +61,7 @@ inline double max_logit_diff(const std::string& fam, bool gguf, const char* isa,
     f.read(reinterpret_cast<char*>(ref.data()), static_cast<std::streamsize>(ref.size() * 4));
     EXPECT_TRUE(f.good()) << fam;
 
-    Loaded r = open_model(checkpoint_path(fam, gguf), isa, backend_name);
+    Loaded r = open_model(path, isa, backend_name);
     auto s = r.model->new_session(static_cast<int>(tokens.size()), r.rope);
     std::vector<float> logits(tokens.size() * static_cast<size_t>(vocab));
     std::vector<int> am(tokens.size());
@@ -75,6 +76,11 @@ inline double max_logit_diff(const std::string& fam, bool gguf, const char* isa,
         EXPECT_EQ(am[positions[k]], ref_am[k]) << fam << " position " << positions[k];
     }
     return mx;
+}
+
+/// max_logit_diff_of a family's tiny checkpoint (HF folder or GGUF) against its golden.
+inline double max_logit_diff(const std::string& fam, bool gguf, const char* isa, const std::string& backend_name = "cpu") {
+    return max_logit_diff_of(fam, checkpoint_path(fam, gguf), isa, backend_name);
 }
 
 }  // namespace rb::test

@@ -46,6 +46,30 @@ TEST(Families, LogitsMatchReferenceBothFormatsEveryIsa) {
     cpu::force_isa(cpu::Isa::avx512bf16);
 }
 
+// Quantised GGUFs (tools/make_quantised_families.py: the Llama 3 tiny family widened to 256 so
+// rows are whole K-quant blocks; Q8_0, and Q4_K with a Q6_K token_embd/tied output) against
+// the float64 forward on the weights the reference dequantises from the same blocks
+// (tools/ref/gguf_ref.py). Same tolerance as the f32 files, 3e-4: a dequantised weight
+// d·sc·q (Q8_0, Q6_K) is exact in f32 (≤ 24 significant bits), Q4_K's d·sc·q − dmin·m is
+// within one f32 rounding (2^-24 relative) of the reference's, so what remains is the f32
+// forward against float64, as for the f32 checkpoints (|logit| up to ~50 here). The
+// quantisation error itself is not part of the comparison; the record's label is.
+TEST(Families, QuantisedGgufMatchesReferenceOnItsDequantisedWeights) {
+    for (const char* q : {"q8_0", "q4_k"}) {
+        const std::string name = std::string("llama3-wide-") + q;
+        const auto meta = golden_meta(name);
+        const std::string path = test::source_path("tests/fixtures/families/llama3-wide/") + meta["file"].get<std::string>();
+        EXPECT_EQ(quantisation(*Checkpoint::open(path)), meta["quantisation"].get<std::string>()) << name;
+        for (const char* isa : {"", "scalar"}) {
+            const double d = test::max_logit_diff_of(name, path, isa);
+            std::printf("max|dlogit| %-16s %-10s isa=%-8s %.3g\n", name.c_str(), meta["quantisation"].get<std::string>().c_str(),
+                        *isa ? isa : "best", d);
+            EXPECT_LE(d, 3e-4) << name << " isa=" << isa;
+        }
+    }
+    cpu::force_isa(cpu::Isa::avx512bf16);
+}
+
 TEST(Families, ConfigFromBothFormats) {
     for (const char* fam : k_families) {
         auto hf = Checkpoint::open(checkpoint_path(fam, false));
