@@ -117,14 +117,15 @@ Estimate Estimator::operator()(const Experiment& e) const {
     est.tokens = windows * e.ctx;
     if (has("passkey")) {
         const auto& pk = m_cfg.passkey;
-        const int64_t trials = static_cast<int64_t>(pk.depths.size()) * pk.trials;
+        const bool yarn = pk.protocol == "yarn";  // trials prompts at random depths
+        const int64_t trials = (yarn ? 1 : static_cast<int64_t>(pk.depths.size())) * pk.trials;
         const double decode = 2.0 * m_params + 4.0 * L * c.num_layers * c.num_heads * c.head_dim;
         const double decodes = static_cast<double>(trials) * pk.max_new_tokens * decode;
         const double unshared = static_cast<double>(trials) * window + decodes;
         est.flops_unshared += unshared;
         est.tokens += trials * (e.ctx + pk.max_new_tokens);
         est.flops_passkey = unshared;
-        if (share && e.invalid.empty()) {
+        if (share && e.invalid.empty() && !yarn) {
             // Prefix before the needle ≈ depth · (prompt − the ~64 tokens of task, needle and
             // question); each prompt computes the rest. Prompts of different lengths share
             // only when their tables are equal: not so for dynamic past the trained length,
