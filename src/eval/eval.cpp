@@ -293,7 +293,10 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                       {"threads", spec.model.backend.threads > 0 ? spec.model.backend.threads
                                                                   : ThreadPool::global().size()}};
     rec["seed"] = spec.seed;
-    rec["bos"] = "BOS prepended to every ppl window, LongPPL window and passkey prompt";
+    rec["bos"] = has(metrics, "longppl") && spec.longppl.convention == "reference"
+                     ? "BOS prepended to every ppl window and passkey prompt; LongPPL (convention reference): none on "
+                       "the evaluated text, the evaluator's tokenizer's own rule on its text"
+                     : "BOS prepended to every ppl window, LongPPL window and passkey prompt";
     rec["identity"] = eval_identity_hash(spec);
     rec["metrics"] = json::object();
     int64_t tokens_total = 0;

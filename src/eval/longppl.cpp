@@ -182,6 +182,8 @@ LongPplDoc reference_unit(LanguageModel& model, const std::vector<TokenSpan>& sp
     d.evaluator_tokens = ks.evaluator_tokens;
     d.evaluator_key_tokens = ks.evaluator_key_tokens;
     d.cache_hit = ks.cache_hit;
+    d.evaluator_keys = ks.evaluator_keys;
+    d.key_spans = ks.spans;
     for (int k = 0; k < L - 1; k++) {
         if (!std::isfinite(lp[k])) throw Error("{}: non-finite log-probability at window position {}", source, k);
         d.nll_sum -= lp[k];
@@ -323,6 +325,8 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
         d.evaluator_tokens = ks.evaluator_tokens;
         d.evaluator_key_tokens = ks.evaluator_key_tokens;
         d.cache_hit = ks.cache_hit;
+        d.evaluator_keys = ks.evaluator_keys;
+        d.key_spans = ks.spans;
         for (int j = 0; j < seg; j++) {  // token j of the unit is predicted at window position j
             if (!std::isfinite(lp[j])) throw Error("{}: non-finite log-probability at window position {}", u.source, j);
             d.nll_sum -= lp[j];

@@ -126,6 +126,8 @@ struct LongPplDoc {
     int64_t evaluator_key_tokens = 0;
     bool cache_hit = false;
     std::vector<int> key_tokens;    // indices into the unit's evaluated tokens (reference: i, BOS-free)
+    std::vector<int> evaluator_keys;   // KeySet::evaluator_keys (empty on a cache hit)
+    std::vector<ByteSpan> key_spans;   // KeySet::spans, bytes of the unit's text
 };
 
 struct LongPplResult {

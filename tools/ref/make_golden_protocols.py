@@ -215,7 +215,7 @@ sp512 = spm.SentencePieceProcessor(model_file=f"{shared}/data/models/stories260K
 model = Hf(f"{shared}/data/models/stories260K")
 longppl = []
 L = 512
-for ev_name, K, d in [("llama2xs-tok512-ctx256", 128, 64), ("llama2xs-tok512-ctx256", 100, 48),
+for ev_name, K, d in [("llama2xs-tok512-ctx256", 128, 64),
                       ("babyllama-tok105-ctx256", 128, 64)]:
     ev_folder = f"{shared}/data/models/{ev_name}"
     ev = Hf(ev_folder)
