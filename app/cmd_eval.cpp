@@ -39,7 +39,10 @@ void add_text_flags(CLI::App* sub, EvalArgs& a, bool required) {
 }
 
 void add_ppl_flags(CLI::App* sub, EvalArgs& a) {
-    sub->add_option("--protocol", a.spec.ppl.protocol, "perplexity protocol: truncate (default), chunks, sliding")
+    sub->add_option("--protocol", a.spec.ppl.protocol,
+                    "perplexity protocol: truncate (default), chunks, sliding. Every window is a fresh sequence: "
+                    "dynamic NTK gets the tables of the window's own length (transformers instead keeps the largest "
+                    "length seen, which differs for a shorter last sliding window; docs/record-schema.md)")
         ->check(CLI::IsMember({"truncate", "chunks", "sliding"}));
     sub->add_option("--stride", a.spec.ppl.stride, "sliding: stride S (default L/2)")->check(context_validator());
     sub->add_option("--bucket", a.spec.ppl.bucket, "position bucket width for the NLL profile (default 256)")

@@ -112,7 +112,8 @@ struct KeySet {
     std::vector<int> evaluator_keys;  // key token indices into the evaluator's input (empty on a cache hit)
 };
 
-/// Key spans of `text` under the evaluator (BOS + its tokens), through the on-disk cache.
+/// Key spans of `text` under the evaluator (ropebench: BOS + its tokens; reference: BOS
+/// only when etok.add_bos()), merged, as HF spans; through the on-disk cache.
 KeySet key_spans_for_text(LanguageModel& evaluator, const Tokenizer& etok, const std::string& text,
                           const LongPplOptions& opts);
 
