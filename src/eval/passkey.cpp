@@ -34,6 +34,25 @@ std::string join_sentences(const std::vector<std::string>& filler, int from, int
     return s;
 }
 
+// The needle line of the Landmark / YaRN prompt.
+std::string needle_line(const std::string& key) {
+    return "The pass key is " + key + ". Remember it. " + key + " is the pass key.";
+}
+
+// p.tokens = BOS + encode(p.text); p.needle_token = the first token ending past byte `off`
+// (where the needle line starts).
+void tokenize_prompt(const Tokenizer& tok, size_t off, PasskeyPrompt& p) {
+    auto spans = tok.encode_with_spans(p.text);
+    p.tokens.reserve(spans.size() + 1);
+    p.tokens.push_back(tok.bos_id());
+    p.needle_token = -1;
+    for (size_t j = 0; j < spans.size(); j++) {
+        p.tokens.push_back(spans[j].id);
+        if (p.needle_token < 0 && spans[j].end > off) p.needle_token = static_cast<int>(j) + 1;
+    }
+    RB_CHECK(p.needle_token > 0, "needle not found in the passkey prompt");
+}
+
 }  // namespace
 
 void check_passkey_protocol(const std::string& protocol) {
@@ -93,7 +112,7 @@ PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, i
     p.depth = depth;
     p.trial = trial;
     p.key = passkey_key(seed, ctx, depth, trial);
-    const std::string needle = "The pass key is " + p.key + ". Remember it. " + p.key + " is the pass key.";
+    const std::string needle = needle_line(p.key);
     const int budget = ctx - max_new_tokens;
     auto build = [&](int n, int* k, size_t* needle_off) {
         *k = static_cast<int>(std::llround(depth * n));
@@ -125,15 +144,7 @@ PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, i
     size_t off = 0;
     p.sentences = lo;
     p.text = build(lo, &p.needle_sentence, &off);
-    auto spans = tok.encode_with_spans(p.text);
-    p.tokens.reserve(spans.size() + 1);
-    p.tokens.push_back(tok.bos_id());
-    p.needle_token = -1;
-    for (size_t j = 0; j < spans.size(); j++) {
-        p.tokens.push_back(spans[j].id);
-        if (p.needle_token < 0 && spans[j].end > off) p.needle_token = static_cast<int>(j) + 1;
-    }
-    RB_CHECK(p.needle_token > 0, "needle not found in the passkey prompt");
+    tokenize_prompt(tok, off, p);
     RB_CHECK(static_cast<int>(p.tokens.size()) <= budget);
     return p;
 }
@@ -154,19 +165,12 @@ PasskeyPrompt yarn_passkey_prompt(PyRandom& rng, const Tokenizer& tok, int n_gar
     p.n_prefix = static_cast<int>(rng.randint(0, n_garbage));
     p.key = std::to_string(rng.randint(1, 50000));
     p.depth = n_garbage ? static_cast<double>(p.n_prefix) / n_garbage : 0.0;
-    const std::string needle = "The pass key is " + p.key + ". Remember it. " + p.key + " is the pass key.";
+    const std::string needle = needle_line(p.key);
     std::string t = std::string(k_task) + "\n" + garbage_inf.substr(0, static_cast<size_t>(p.n_prefix)) + "\n";
     const size_t off = t.size();
     t += needle + "\n" + garbage_inf.substr(0, static_cast<size_t>(n_garbage - p.n_prefix)) + "\n" + k_question;
     p.text = std::move(t);
-    auto spans = tok.encode_with_spans(p.text);
-    p.tokens.push_back(tok.bos_id());
-    p.needle_token = -1;
-    for (size_t j = 0; j < spans.size(); j++) {
-        p.tokens.push_back(spans[j].id);
-        if (p.needle_token < 0 && spans[j].end > off) p.needle_token = static_cast<int>(j) + 1;
-    }
-    RB_CHECK(p.needle_token > 0, "needle not found in the passkey prompt");
+    tokenize_prompt(tok, off, p);
     return p;
 }
 

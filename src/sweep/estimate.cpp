@@ -108,8 +108,10 @@ Estimate Estimator::operator()(const Experiment& e) const {
         windows += docs;
     }
     if (has("longppl")) {
-        // The evaluated pass is the ppl `truncate` window (same tokens, same model).
-        est.flops_longppl = share && truncate ? 0 : static_cast<double>(docs) * window;
+        // The evaluated pass is the ppl `truncate` window (same tokens, same model); not so
+        // for the `reference` convention (L tokens without BOS).
+        const bool reuses = share && truncate && m_cfg.longppl.convention != "reference";
+        est.flops_longppl = reuses ? 0 : static_cast<double>(docs) * window;
         windows += docs;
     }
     est.window_flops = (truncate ? est.flops_ppl : 0) + est.flops_longppl;

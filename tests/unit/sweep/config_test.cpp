@@ -24,6 +24,21 @@ std::string load_error(const std::string& text) {
     return "no error";
 }
 
+// A hub id with its geometry inline (no files needed); line 2 is model.path.
+const char* k_hub_model = R"T([model]
+path = "someorg/some-model"
+[model.config]
+hidden_size = 256
+intermediate_size = 512
+num_hidden_layers = 2
+num_attention_heads = 4
+num_key_value_heads = 4
+vocab_size = 1000
+max_position_embeddings = 1024
+architectures = ["LlamaForCausalLM"]
+model_type = "llama"
+)T";
+
 }  // namespace
 
 TEST(SweepConfig, ExpandsCartesianExplicitAndBaseline) {
@@ -144,19 +159,7 @@ TEST(SweepConfig, OtherPresetsLoad) {
 }
 
 TEST(SweepConfig, InlineModelConfigForHubIds) {
-    std::string text = R"T([model]
-path = "someorg/some-model"
-[model.config]
-hidden_size = 256
-intermediate_size = 512
-num_hidden_layers = 2
-num_attention_heads = 4
-num_key_value_heads = 4
-vocab_size = 1000
-max_position_embeddings = 1024
-architectures = ["LlamaForCausalLM"]
-model_type = "llama"
-[metrics]
+    std::string text = std::string(k_hub_model) + R"T([metrics]
 run = ["passkey"]
 [sweep]
 ctx = [2048]
@@ -272,19 +275,7 @@ TEST(SweepConfig, GridIsCountedBeforeExpansion) {
 // [metrics.passkey] protocol and [metrics.longppl] convention reach every experiment's spec
 // (and so its identity and the store); bad values name the key.
 TEST(SweepConfig, PasskeyProtocolAndLongpplConvention) {
-    const std::string head = R"T([model]
-path = "someorg/some-model"
-[model.config]
-hidden_size = 256
-intermediate_size = 512
-num_hidden_layers = 2
-num_attention_heads = 4
-num_key_value_heads = 4
-vocab_size = 1000
-max_position_embeddings = 1024
-architectures = ["LlamaForCausalLM"]
-model_type = "llama"
-[sweep]
+    const std::string head = std::string(k_hub_model) + R"T([sweep]
 ctx = [2048]
 )T";
     auto cfg = parse_sweep_config(head + R"T([metrics]
