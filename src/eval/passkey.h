@@ -32,7 +32,11 @@
 //   Then `trials` prompts generate_prompt(n_garbage), in order. The depth of a trial is
 //   n_prefix / n_garbage (characters; 0 when n_garbage = 0); per_depth groups trials by
 //   depth rounded to tenths. Prompts may end a few tokens past L − 1 (their draws differ
-//   from the search's); the KV capacity is the longest prompt + max_new_tokens.
+//   from the search's); the KV capacity is the longest prompt + max_new_tokens. Decoding
+//   and scoring as above (the script's pipeline decodes under the checkpoint's generation
+//   config; greedy is its deterministic case). The length search tokenizes one prompt per
+//   25 characters, as the script does: its cost grows with L² (about 4 s of one core at
+//   L = 8192 with a 512-piece vocabulary).
 #pragma once
 #include <cstdint>
 #include <functional>
