@@ -39,7 +39,10 @@ void add_text_flags(CLI::App* sub, EvalArgs& a, bool required) {
 }
 
 void add_ppl_flags(CLI::App* sub, EvalArgs& a) {
-    sub->add_option("--protocol", a.spec.ppl.protocol, "perplexity protocol: truncate (default), chunks, sliding")
+    sub->add_option("--protocol", a.spec.ppl.protocol,
+                    "perplexity protocol: truncate (default), chunks, sliding. Every window is a fresh sequence: "
+                    "dynamic NTK gets the tables of the window's own length (transformers instead keeps the largest "
+                    "length seen, which differs for a shorter last sliding window; docs/record-schema.md)")
         ->check(CLI::IsMember({"truncate", "chunks", "sliding"}));
     sub->add_option("--stride", a.spec.ppl.stride, "sliding: stride S (default L/2)")->check(context_validator());
     sub->add_option("--bucket", a.spec.ppl.bucket, "position bucket width for the NLL profile (default 256)")
@@ -47,7 +50,13 @@ void add_ppl_flags(CLI::App* sub, EvalArgs& a) {
 }
 
 void add_passkey_flags(CLI::App* sub, EvalArgs& a) {
-    sub->add_option("--trials", a.spec.passkey.trials, "trials per depth (default 10)")->check(count_validator(1, 1000000));
+    sub->add_option("--passkey-protocol", a.spec.passkey.protocol,
+                    "grid (default): whole filler sentences, needle at each --depths, 5-digit keys; yarn: the YaRN/"
+                    "Landmark script (jquesnelle/yarn eval/passkey.py) with Python's random seeded by --seed: key "
+                    "randint(1, 50000), random character depth, filler cut at a character count, prompt below L tokens")
+        ->check(CLI::IsMember({"grid", "yarn"}));
+    sub->add_option("--trials", a.spec.passkey.trials, "trials per depth (default 10; yarn: trials in all)")
+        ->check(count_validator(1, 1000000));
     sub->add_option("--depths", a.spec.passkey.depths, "needle depths in [0,1], comma-separated (default 0,0.1,...,1)")
         ->delimiter(',');
     sub->add_option("--max-new-tokens", a.spec.passkey.max_new_tokens, "tokens to generate (default 10)")
@@ -61,9 +70,13 @@ void add_longppl_flags(CLI::App* sub, EvalArgs& a, bool required) {
     sub->add_option("--evaluator-rope-scaling", a.evaluator.rope_scaling, "the evaluator's rope_scaling JSON or 'none'");
     sub->add_option("--evaluator-rope-theta", a.evaluator.rope_theta, "override the evaluator's RoPE base")
         ->check(rope_theta_validator());
-    sub->add_option("--short-window", a.spec.longppl.short_window, "LongPPL short context K (default 1024)")
+    sub->add_option("--longppl-convention", a.spec.longppl.convention,
+                    "ropebench (default): BOS + L-1 tokens, LongPPL pooled over key tokens; reference: PKU-ML/LongPPL's "
+                    "compute_longppl (L tokens without BOS, K=4096 d=1024 unless given, n_key-weighted mean over documents)")
+        ->check(CLI::IsMember({"ropebench", "reference"}));
+    sub->add_option("--short-window", a.spec.longppl.short_window, "LongPPL short context K (default 1024; reference 4096)")
         ->check(context_validator());
-    sub->add_option("--key-stride", a.spec.longppl.stride, "LongPPL sliding step d (default 512)")
+    sub->add_option("--key-stride", a.spec.longppl.stride, "LongPPL sliding step d (default 512; reference 1024)")
         ->check(context_validator());
     sub->add_option("--alpha", a.spec.longppl.alpha, "key token: short loss - full loss > alpha (default 2)")
         ->check(number_validator());

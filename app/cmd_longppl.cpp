@@ -30,9 +30,10 @@ CommandRegistrar reg("longppl", 50, [](CLI::App& app) -> std::function<int()> {
         if (json) {
             print_json(o);
         } else {
-            fmt::print("longppl {}  ci95 {}  n_key {}  documents {} (without key tokens {}, skipped {})  ctx {}\n",
+            fmt::print("longppl {}  ci95 {}  n_key {}  documents {} (without key tokens {}, skipped {})  ctx {}  convention {}\n",
                        o["longppl"].dump(), o["ci95"].dump(), o["n_key"].dump(), o["documents"].dump(),
-                       o["documents_without_key"].size(), o["documents_skipped"].dump(), o["ctx"].dump());
+                       o["documents_without_key"].size(), o["documents_skipped"].dump(), o["ctx"].dump(),
+                       o["convention"].get<std::string>());
         }
         return 0;
     };

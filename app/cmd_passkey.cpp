@@ -31,8 +31,8 @@ CommandRegistrar reg("passkey", 60, [](CLI::App& app) -> std::function<int()> {
             for (const auto& d : o["per_depth"])
                 fmt::print("depth {:.3f}  {}/{}  ci95 {}\n", d["depth"].get<double>(), d["correct"].dump(),
                            d["trials"].dump(), d["ci95"].dump());
-            fmt::print("accuracy {} ({}/{})  ci95 {}  ctx {}\n", o["accuracy"].dump(), o["correct"].dump(),
-                       o["trials"].dump(), o["ci95"].dump(), o["ctx"].dump());
+            fmt::print("accuracy {} ({}/{})  ci95 {}  ctx {}  protocol {}\n", o["accuracy"].dump(), o["correct"].dump(),
+                       o["trials"].dump(), o["ci95"].dump(), o["ctx"].dump(), o["protocol"].get<std::string>());
         }
         return 0;
     };

@@ -137,6 +137,14 @@ void check_spec(const EvalSpec& s, const std::vector<std::string>& metrics) {
     if (has(metrics, "longppl") && s.longppl.evaluator.path.empty())
         throw UsageError("--evaluator: needed for the longppl metric");
     if (s.bootstrap_resamples < 0) throw UsageError("--bootstrap: must be >= 0, got {}", s.bootstrap_resamples);
+    check_passkey_protocol(s.passkey.protocol);
+    if (s.passkey.protocol == "yarn" && has(metrics, "passkey")) {
+        if (!s.passkey.depths.empty())
+            throw UsageError("--depths: the yarn passkey protocol draws each depth at random; depths apply to grid only");
+        if (!s.passkey.haystack.empty())
+            throw UsageError("--haystack: the yarn passkey protocol uses the script's own filler; haystack applies to grid only");
+    }
+    check_longppl_convention(s.longppl.convention);
 }
 
 // Percentile bootstrap over units → {"ci95", "ci95_note"?, "bootstrap"} fields of `out`.
@@ -154,6 +162,11 @@ void add_bootstrap(json& out, const std::vector<double>& nll, const std::vector<
 }
 
 }  // namespace
+
+int longppl_short_window(const LongPplSpec& s) {
+    return s.short_window > 0 ? s.short_window : longppl_default_short_window(s.convention);
+}
+int longppl_stride(const LongPplSpec& s) { return s.stride > 0 ? s.stride : longppl_default_stride(s.convention); }
 
 std::string default_longppl_cache_dir() {
     if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/ropebench/longppl";
@@ -194,11 +207,15 @@ json eval_identity(const EvalSpec& spec) {
     if (has(metrics, "passkey")) {
         json hay = nullptr;
         if (!spec.passkey.haystack.empty()) hay = sha256_file(spec.passkey.haystack);
-        m["passkey"] = {{"depths", depths_of(spec.passkey)},
+        const bool yarn = spec.passkey.protocol == "yarn";
+        m["passkey"] = {{"depths", yarn ? json(nullptr) : json(depths_of(spec.passkey))},
                         {"trials", spec.passkey.trials},
                         {"seed", spec.passkey.seed},
                         {"max_new_tokens", spec.passkey.max_new_tokens},
-                        {"haystack_sha256", hay}};
+                        {"haystack_sha256", yarn ? json(nullptr) : hay}};
+        // Named only when not the default, so that stores written before the protocols
+        // existed keep their keys (a resume re-runs nothing).
+        if (yarn) m["passkey"]["protocol"] = spec.passkey.protocol;
     }
     if (has(metrics, "longppl")) {
         const auto& e = spec.longppl.evaluator;
@@ -206,14 +223,15 @@ json eval_identity(const EvalSpec& spec) {
         auto etok = Tokenizer::from_checkpoint(*eck);
         const RopeConfig erope = resolve_rope(eck->config(), e.rope).config;
         m["longppl"] = {{"evaluator", {{"model", identity_of(*eck, *etok, e.wtype)}, {"rope", rope_config_to_json(erope)}}},
-                        {"short_window", spec.longppl.short_window},
-                        {"stride", spec.longppl.stride},
+                        {"short_window", longppl_short_window(spec.longppl)},
+                        {"stride", longppl_stride(spec.longppl)},
                         {"alpha", spec.longppl.alpha},
                         {"beta", spec.longppl.beta},
                         {"allow_self_evaluator", spec.longppl.allow_self_evaluator},
                         {"split", spec.split},
                         {"max_docs", spec.max_docs},
                         {"bootstrap_resamples", spec.bootstrap_resamples}};
+        if (spec.longppl.convention != "ropebench") m["longppl"]["convention"] = spec.longppl.convention;  // as above
     }
     json data = nullptr;
     if (has(metrics, "ppl") || has(metrics, "longppl")) {
@@ -275,8 +293,12 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                                                                   : ThreadPool::global().size()}};
     rec["seed"] = spec.seed;
     const int bos = lm.tokenizer->leading_bos();
-    rec["bos"] = bos >= 0 ? "BOS prepended to every ppl window, LongPPL window and passkey prompt"
-                          : "no BOS (the tokenizer adds none): a window's first token is not scored";
+    const bool longppl_ref = has(metrics, "longppl") && spec.longppl.convention == "reference";
+    rec["bos"] = bos < 0 ? "no BOS (the tokenizer adds none): a window's first token is not scored"
+                 : longppl_ref
+                     ? "BOS prepended to every ppl window and passkey prompt; LongPPL (convention reference): none on "
+                       "the evaluated text, the evaluator's tokenizer's own rule on its text"
+                     : "BOS prepended to every ppl window, LongPPL window and passkey prompt";
     rec["identity"] = eval_identity_hash(spec);
     rec["metrics"] = json::object();
     int64_t tokens_total = 0;
@@ -336,12 +358,15 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
             filler = split_sentences(text, ps.haystack);
             hay = {{"file", ps.haystack}, {"sha256", sha256_hex(text)}, {"sentences", filler.size()}};
         }
-        const auto depths = depths_of(ps);
+        const bool yarn = ps.protocol == "yarn";
+        const auto depths = yarn ? std::vector<double>{} : depths_of(ps);
         ModelLm mlm(*lm.model, rope);
-        PasskeyResult r = run_passkey(mlm, *lm.tokenizer, L, depths, ps.trials, ps.seed, ps.max_new_tokens, filler,
-                                      [&](int64_t d, int64_t n) {
-                                          if (progress) progress("passkey", d, n);
-                                      });
+        auto pk_progress = [&](int64_t d, int64_t n) {
+            if (progress) progress("passkey", d, n);
+        };
+        PasskeyResult r = yarn ? run_passkey_yarn(mlm, *lm.tokenizer, L, ps.trials, ps.seed, ps.max_new_tokens, pk_progress)
+                               : run_passkey(mlm, *lm.tokenizer, L, depths, ps.trials, ps.seed, ps.max_new_tokens,
+                                             filler, pk_progress);
         json per_depth = json::array();
         for (const auto& d : r.per_depth)
             per_depth.push_back({{"depth", d.depth},
@@ -350,25 +375,35 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                                  {"accuracy", static_cast<double>(d.correct) / d.trials},
                                  {"ci95", interval_json(wilson(d.correct, d.trials))}});
         json per_trial = json::array();
-        for (const auto& t : r.trials)
-            per_trial.push_back({{"depth", t.depth},
-                                 {"trial", t.trial},
-                                 {"key", t.key},
-                                 {"prompt_tokens", t.prompt_tokens},
-                                 {"needle_token", t.needle_token},
-                                 {"sentences", t.sentences},
-                                 {"needle_sentence", t.needle_sentence},
-                                 {"output", t.output},
-                                 {"correct", t.correct}});
-        json o = {{"accuracy", r.accuracy()},
+        for (const auto& t : r.trials) {
+            json tj = {{"depth", t.depth},
+                       {"trial", t.trial},
+                       {"key", t.key},
+                       {"prompt_tokens", t.prompt_tokens},
+                       {"needle_token", t.needle_token},
+                       {"output", t.output},
+                       {"correct", t.correct}};
+            if (yarn) {
+                tj["n_garbage"] = t.n_garbage;
+                tj["n_prefix"] = t.n_prefix;
+            } else {
+                tj["sentences"] = t.sentences;
+                tj["needle_sentence"] = t.needle_sentence;
+            }
+            per_trial.push_back(std::move(tj));
+        }
+        json o = {{"protocol", r.protocol},
+                  {"accuracy", r.accuracy()},
                   {"trials", r.n_trials},
                   {"correct", r.n_correct},
                   {"ci95", interval_json(wilson(r.n_correct, r.n_trials))},
                   {"ci95_method", "wilson"},
-                  {"depths", depths},
-                  {"trials_per_depth", ps.trials},
+                  {"depths", yarn ? json(nullptr) : json(depths)},
+                  {"trials_per_depth", yarn ? json(nullptr) : json(ps.trials)},
                   {"seed", ps.seed},
-                  {"key_digits", 5},
+                  {"key_digits", yarn ? json(nullptr) : json(5)},
+                  {"key_range", yarn ? json::array({1, 50000}) : json::array({10000, 99999})},
+                  {"n_garbage", yarn ? json(r.n_garbage) : json(nullptr)},
                   {"max_new_tokens", ps.max_new_tokens},
                   {"decode", "greedy"},
                   {"scoring", "first run of digits equals the key"},
@@ -396,9 +431,10 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                         "separate evaluator (--allow-self-evaluator overrides)",
                         ls.evaluator.path);
         LongPplOptions o;
+        o.convention = ls.convention;
         o.ctx = L;
-        o.short_window = ls.short_window;
-        o.stride = ls.stride;
+        o.short_window = longppl_short_window(ls);
+        o.stride = longppl_stride(ls);
         o.alpha = ls.alpha;
         o.beta = ls.beta;
         o.cache_dir = longppl_cache_dir(ls);
@@ -410,9 +446,19 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                                            [&](int64_t d, int64_t n) {
                                                if (progress) progress("longppl", d, n);
                                            });
+        // The evaluator's own full pass runs over every evaluator token of a unit.
+        int64_t ev_max = 0;
+        for (const auto& d : r.docs) ev_max = std::max(ev_max, d.evaluator_tokens);
+        const int64_t ev_trained = ev.ckpt->config().max_position_embeddings;
+        const bool ev_past = ev_trained > 0 && ev_max > ev_trained && erope.type == RopeType::default_;
+        if (ev_past)
+            log_warn("LongPPL evaluator {} runs over {} tokens, past its trained context {}, without rope scaling "
+                     "(--evaluator-rope-scaling); its key tokens may be unreliable",
+                     ls.evaluator.name.empty() ? ls.evaluator.path : ls.evaluator.name, ev_max, ev_trained);
         json out;
+        out["convention"] = r.convention;
         if (r.n_key > 0) {
-            out["longppl"] = std::exp(r.mean_nll());
+            out["longppl"] = r.longppl();
             out["mean_nll"] = r.mean_nll();
         } else {
             out["longppl"] = nullptr;
@@ -423,14 +469,12 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         std::vector<int64_t> cnt;
         json per_doc = json::array();
         int64_t n_tokens = 0;
-        double nll_all = 0;
         for (const auto& d : r.docs) {
             if (d.n_key > 0) {
                 nll.push_back(d.nll_key_sum);
                 cnt.push_back(d.n_key);
             }
             n_tokens += d.tokens;
-            nll_all += d.nll_sum;
             per_doc.push_back({{"source", d.source},
                                {"tokens", d.tokens},
                                {"n_key", d.n_key},
@@ -443,12 +487,18 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         out["n_key"] = r.n_key;
         out["nll_key_sum"] = r.nll_key_sum;
         out["tokens"] = n_tokens;
-        out["ppl_all_tokens"] = n_tokens ? json(std::exp(nll_all / static_cast<double>(n_tokens))) : json(nullptr);
+        out["ppl_all_tokens"] = n_tokens ? json(r.ppl_all_tokens()) : json(nullptr);
         out["documents"] = static_cast<int64_t>(r.docs.size());
         out["documents_skipped"] = static_cast<int64_t>(r.skipped.size());
         out["skipped"] = r.skipped;
         out["documents_without_key"] = r.without_key;
-        add_bootstrap(out, nll, cnt, spec.bootstrap_resamples, spec.seed, "documents with key tokens");
+        if (r.convention == "reference") {
+            // The percentile bootstrap of a pooled PPL does not fit the reference aggregate.
+            out["ci95"] = nullptr;
+            out["ci95_note"] = "undefined: no interval for the reference aggregate (n_key-weighted mean of per-document LongPPL)";
+        } else {
+            add_bootstrap(out, nll, cnt, spec.bootstrap_resamples, spec.seed, "documents with key tokens");
+        }
         out["evaluator"] = {{"path", ls.evaluator.name.empty() ? ls.evaluator.path : ls.evaluator.name},
                             {"config_hash", eident["config_hash"]},
                             {"weights_fingerprint", eident["weights"]},
@@ -457,11 +507,14 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
                             {"same_tokenizer", eident["tokenizer"] == ident["tokenizer"]},
                             {"rope", {{"given", erope_given}, {"resolved", rope_config_to_json(erope)}}},
                             {"self", self},
-                            {"allow_self_evaluator", ls.allow_self_evaluator}};
+                            {"allow_self_evaluator", ls.allow_self_evaluator},
+                            {"trained_ctx", ev_trained},
+                            {"max_tokens", ev_max},
+                            {"past_trained_ctx_unscaled", ev_past}};
         out["alpha"] = ls.alpha;
         out["beta"] = ls.beta;
-        out["short_window"] = ls.short_window;
-        out["stride"] = ls.stride;
+        out["short_window"] = o.short_window;
+        out["stride"] = o.stride;
         out["split"] = spec.split;
         out["max_docs"] = spec.max_docs;
         out["cache"] = {{"dir", o.cache_dir.empty() ? json(nullptr) : json(o.cache_dir)},

@@ -16,17 +16,19 @@
 namespace rb {
 
 struct PasskeySpec {
-    std::vector<double> depths;      // default 0, 0.1, ..., 1.0
+    std::string protocol = "grid";   // "grid" or "yarn" (src/eval/passkey.h)
+    std::vector<double> depths;      // default 0, 0.1, ..., 1.0 (grid only)
     int trials = 10;                 // per depth
     uint64_t seed = 1234;
     int max_new_tokens = 10;
-    std::string haystack;            // optional text file for garbage sentences ("" = canonical filler)
+    std::string haystack;            // optional text file for garbage sentences ("" = canonical filler; grid only)
 };
 
 struct LongPplSpec {
     LoadOptions evaluator;           // evaluator model (+ its own rope scaling)
-    int short_window = 1024;         // K
-    int stride = 512;                // d
+    std::string convention = "ropebench";  // or "reference" (src/eval/longppl.h)
+    int short_window = 0;            // K; 0 = the convention's (1024; reference 4096)
+    int stride = 0;                  // d; 0 = the convention's (512; reference 1024)
     double alpha = 2.0;
     double beta = -2.0;              // full-context loss < -beta
     std::string cache_dir;           // key-set cache ("" = default_longppl_cache_dir(); "-" = no cache)
@@ -46,6 +48,10 @@ struct EvalSpec {
     LongPplSpec longppl;
     uint64_t seed = 1234;
 };
+
+/// K and d with the convention's defaults filled in.
+int longppl_short_window(const LongPplSpec& s);
+int longppl_stride(const LongPplSpec& s);
 
 /// $XDG_CACHE_HOME/ropebench/longppl, else $HOME/.cache/ropebench/longppl, else
 /// /tmp/ropebench-cache/longppl.

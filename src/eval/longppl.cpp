@@ -12,7 +12,16 @@
 
 namespace rb {
 
+void check_longppl_convention(const std::string& c) {
+    if (c != "ropebench" && c != "reference")
+        throw UsageError("--longppl-convention: expected ropebench or reference, got '{}'", c);
+}
+
+int longppl_default_short_window(const std::string& c) { return c == "reference" ? 4096 : 1024; }
+int longppl_default_stride(const std::string& c) { return c == "reference" ? 1024 : 512; }
+
 void check_longppl_options(const LongPplOptions& o) {
+    check_longppl_convention(o.convention);
     if (o.ctx < 2) throw UsageError("--ctx: must be at least 2, got {}", o.ctx);
     if (o.short_window < 1) throw UsageError("--short-window: K must be at least 1, got {}", o.short_window);
     if (o.stride < 1) throw UsageError("--key-stride: d must be at least 1, got {}", o.stride);
@@ -50,16 +59,76 @@ std::vector<int> find_key_tokens(LanguageModel& ev, const std::vector<int>& toke
     return keys;
 }
 
-std::vector<ByteSpan> merge_spans(const std::vector<ByteSpan>& spans) {
+std::vector<ByteSpan> merge_spans(const std::vector<ByteSpan>& spans, bool keep_empty) {
     std::vector<ByteSpan> out;
     for (const auto& s : spans) {
-        if (s.end <= s.begin) continue;
+        if (s.end <= s.begin && !keep_empty) continue;
         if (!out.empty() && out.back().end == s.begin)
             out.back().end = s.end;
         else
             out.push_back(s);
     }
     return out;
+}
+
+std::vector<ByteSpan> hf_token_spans(const Tokenizer& tok, std::string_view text, const std::vector<TokenSpan>& spans) {
+    std::vector<ByteSpan> out;
+    out.reserve(spans.size());
+    for (const auto& t : spans) {
+        ByteSpan s{t.begin, t.end};
+        if (s.end == s.begin && s.begin < text.size()) {
+            const std::string b = tok.token_bytes(t.id);
+            if (std::any_of(b.begin(), b.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+                const auto lead = static_cast<unsigned char>(text[s.begin]);
+                const size_t len = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+                s.end = std::min(text.size(), s.begin + len);
+            }
+        }
+        out.push_back(s);
+    }
+    return out;
+}
+
+std::vector<int> cal_overlap(const std::vector<ByteSpan>& tok, const std::vector<ByteSpan>& keys) {
+    std::vector<int> out;
+    size_t i = 0, j = 0;
+    while (i < tok.size() && j < keys.size()) {
+        const ByteSpan& a = tok[i];
+        const ByteSpan& b = keys[j];
+        if (a.begin >= b.begin && a.end <= b.end) {
+            out.push_back(static_cast<int>(i));
+            i++;
+        } else if (a.begin < b.begin) {
+            i++;
+        } else {
+            j++;
+        }
+    }
+    return out;
+}
+
+double LongPplResult::longppl() const {
+    if (n_key == 0) return 0;
+    if (convention != "reference") return std::exp(mean_nll());
+    double num = 0;
+    for (const auto& d : docs)
+        if (d.n_key > 0) num += std::exp(d.nll_key_sum / static_cast<double>(d.n_key)) * static_cast<double>(d.n_key);
+    return num / static_cast<double>(n_key);
+}
+
+double LongPplResult::ppl_all_tokens() const {
+    double num = 0, den = 0;
+    for (const auto& d : docs) {
+        if (convention == "reference") {
+            num += std::exp(d.nll_sum / static_cast<double>(d.tokens)) * static_cast<double>(d.tokens + 1);
+            den += static_cast<double>(d.tokens + 1);
+        } else {
+            num += d.nll_sum;
+            den += static_cast<double>(d.tokens);
+        }
+    }
+    if (den == 0) return 0;
+    return convention == "reference" ? num / den : std::exp(num / den);
 }
 
 std::vector<char> align_key_tokens(const std::vector<ByteSpan>& tok, const std::vector<ByteSpan>& keys) {
@@ -81,7 +150,9 @@ std::vector<char> align_key_tokens(const std::vector<ByteSpan>& tok, const std::
 namespace {
 
 std::string cache_path(const LongPplOptions& o, const std::string& text, nlohmann::json* key) {
-    *key = {{"version", 1},
+    // Version 2: key spans are HF character spans (hf_token_spans).
+    *key = {{"version", 2},
+            {"convention", o.convention},
             {"text_sha256", sha256_hex(text)},
             {"evaluator", o.evaluator_identity},
             {"short_window", o.short_window},
@@ -89,6 +160,41 @@ std::string cache_path(const LongPplOptions& o, const std::string& text, nlohman
             {"alpha", o.alpha},
             {"beta", o.beta}};
     return (std::filesystem::path(o.cache_dir) / ("longppl-keys-" + sha256_hex(key->dump()) + ".json")).string();
+}
+
+// compute_longppl on one unit: tokens [first, first + L) of the document, no BOS.
+LongPplDoc reference_unit(LanguageModel& model, const std::vector<TokenSpan>& sp, const std::vector<ByteSpan>& hf,
+                          size_t first, size_t b0, int L, const KeySet& ks, const std::string& source) {
+    std::vector<int> window(L), targets(L);
+    std::vector<ByteSpan> tspans(L);
+    for (int j = 0; j < L; j++) {
+        window[j] = sp[first + j].id;
+        const ByteSpan& h = hf[first + j];
+        tspans[j] = {std::max(h.begin, b0) - b0, std::max(h.end, b0) - b0};
+    }
+    for (int i = 0; i < L - 1; i++) targets[i] = window[i + 1];
+    targets[L - 1] = -1;
+    std::vector<double> lp(L);
+    model.score(window.data(), L, targets.data(), lp.data());
+    LongPplDoc d;
+    d.source = source;
+    d.tokens = L - 1;  // loss_overall: L − 1 losses
+    d.evaluator_tokens = ks.evaluator_tokens;
+    d.evaluator_key_tokens = ks.evaluator_key_tokens;
+    d.cache_hit = ks.cache_hit;
+    d.evaluator_keys = ks.evaluator_keys;
+    d.key_spans = ks.spans;
+    for (int k = 0; k < L - 1; k++) {
+        if (!std::isfinite(lp[k])) throw Error("{}: non-finite log-probability at window position {}", source, k);
+        d.nll_sum -= lp[k];
+    }
+    for (int i : cal_overlap(tspans, ks.spans)) {
+        const int k = i == 0 ? L - 2 : i - 1;  // key_tokens.append(i - 1); Python's [-1] is the last loss
+        d.n_key++;
+        d.nll_key_sum -= lp[k];
+        d.key_tokens.push_back(i);
+    }
+    return d;
 }
 
 }  // namespace
@@ -116,18 +222,23 @@ KeySet key_spans_for_text(LanguageModel& ev, const Tokenizer& etok, const std::s
             }
         }
     }
+    const bool ref = o.convention == "reference";
     auto spans = etok.encode_with_spans(text);
+    const std::vector<ByteSpan> hf = hf_token_spans(etok, text, spans);
+    // The evaluator's tokenizer's own BOS rule in both conventions (reference: the tokenizer's
+    // default call, add_special_tokens=True).
+    const int bos = etok.leading_bos();
+    const int nb = bos >= 0 ? 1 : 0;
     std::vector<int> ids;
     ids.reserve(spans.size() + 1);
-    const int bos = etok.leading_bos();
-    const int off = bos >= 0 ? 1 : 0;
-    if (bos >= 0) ids.push_back(bos);
+    if (nb) ids.push_back(bos);
     for (const auto& s : spans) ids.push_back(s.id);
     std::vector<int> keys = find_key_tokens(ev, ids, o.short_window, o.stride, o.alpha, o.beta);
     std::vector<ByteSpan> ks_raw;
-    for (int p : keys) ks_raw.push_back({spans[p - off].begin, spans[p - off].end});  // p ≥ K ≥ 1: never BOS
+    for (int p : keys) ks_raw.push_back(hf[static_cast<size_t>(p - nb)]);  // p ≥ K ≥ 1: never BOS
     KeySet ks;
-    ks.spans = merge_spans(ks_raw);
+    ks.evaluator_keys = keys;
+    ks.spans = merge_spans(ks_raw, ref);
     ks.evaluator_tokens = static_cast<int64_t>(ids.size());
     ks.evaluator_key_tokens = static_cast<int64_t>(keys.size());
     if (!path.empty()) {
@@ -149,15 +260,18 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
     check_longppl_options(o);
     // A unit is the window's text tokens: L − 1 after BOS, or L when the tokenizer adds no
     // BOS (then its first token has no prediction); L − 1 tokens are scored either way.
+    // Convention reference: L tokens without BOS, whatever the tokenizer.
+    const bool ref = o.convention == "reference";
     const int bos = tok.leading_bos();
     const int off = bos >= 0 ? 1 : 0;
-    const int L = o.ctx, seg = L - off;
+    const int L = o.ctx, seg = ref ? L : L - off;
     struct Unit {
         const Document* doc;
         std::string source;
         size_t first;  // first token of the unit in the document's tokens
     };
     LongPplResult r;
+    r.convention = o.convention;
     std::vector<Unit> units;
     std::vector<std::vector<TokenSpan>> doc_spans(docs.size());
     for (size_t di = 0; di < docs.size(); di++) {
@@ -176,8 +290,9 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
         }
     }
     if (units.empty())
-        throw Error("no document has at least {} = {} tokens ({} skipped)", off ? "ctx - 1" : "ctx (no BOS)", seg,
-                    r.skipped.size());
+        throw Error("no document has at least {} = {} tokens ({} skipped)",
+                    ref ? "ctx" : off ? "ctx - 1" : "ctx (no BOS)", seg, r.skipped.size());
+    std::vector<std::vector<ByteSpan>> doc_hf(docs.size());  // reference: HF spans of the evaluated tokens
     const int64_t ev_before = ev.tokens_processed(), m_before = model.tokens_processed();
     std::vector<int> window(L), targets(L);
     std::vector<double> lp(L);
@@ -190,6 +305,17 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
         const std::string text = u.doc->text.substr(b0, b1 - b0);
         KeySet ks = key_spans_for_text(ev, etok, text, o);
         (ks.cache_hit ? r.cache_hits : r.cache_misses)++;
+        if (ref) {
+            const size_t di = static_cast<size_t>(u.doc - docs.data());
+            if (doc_hf[di].empty()) doc_hf[di] = hf_token_spans(tok, u.doc->text, sp);
+            LongPplDoc d = reference_unit(model, sp, doc_hf[di], u.first, b0, L, ks, u.source);
+            r.n_key += d.n_key;
+            r.nll_key_sum += d.nll_key_sum;
+            if (d.n_key == 0) r.without_key.push_back(d.source);
+            r.docs.push_back(std::move(d));
+            if (progress) progress(++done, static_cast<int64_t>(units.size()));
+            continue;
+        }
         std::vector<ByteSpan> tspans(seg);
         if (off) window[0] = bos;
         for (int j = 0; j < seg; j++) {
@@ -207,6 +333,8 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
         d.evaluator_tokens = ks.evaluator_tokens;
         d.evaluator_key_tokens = ks.evaluator_key_tokens;
         d.cache_hit = ks.cache_hit;
+        d.evaluator_keys = ks.evaluator_keys;
+        d.key_spans = ks.spans;
         for (int j = 1 - off; j < seg; j++) {  // token j of the unit is predicted at window position i
             const int i = j + off - 1;
             if (!std::isfinite(lp[i])) throw Error("{}: non-finite log-probability at window position {}", u.source, i);
@@ -214,6 +342,7 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
             if (key[j]) {
                 d.n_key++;
                 d.nll_key_sum -= lp[i];
+                d.key_tokens.push_back(j);
             }
         }
         r.n_key += d.n_key;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <map>
 
 #include "eval/documents.h"
 #include "formats/model_config.h"
@@ -33,7 +34,35 @@ std::string join_sentences(const std::vector<std::string>& filler, int from, int
     return s;
 }
 
+// The needle line of the Landmark / YaRN prompt.
+std::string needle_line(const std::string& key) {
+    return "The pass key is " + key + ". Remember it. " + key + " is the pass key.";
+}
+
+// p.tokens = BOS + encode(p.text); p.needle_token = the first token ending past byte `off`
+// (where the needle line starts).
+// The prompt's tokens (BOS by the tokenizer's own rule) and the first token covering the
+// needle, which starts at byte `off` of the text.
+void tokenize_prompt(const Tokenizer& tok, size_t off, PasskeyPrompt& p) {
+    const int bos = tok.leading_bos();  // -1: the tokenizer adds no BOS
+    const int n_bos = bos >= 0 ? 1 : 0;
+    auto spans = tok.encode_with_spans(p.text);
+    p.tokens.reserve(spans.size() + 1);
+    if (bos >= 0) p.tokens.push_back(bos);
+    p.needle_token = -1;
+    for (size_t j = 0; j < spans.size(); j++) {
+        p.tokens.push_back(spans[j].id);
+        if (p.needle_token < 0 && spans[j].end > off) p.needle_token = static_cast<int>(j) + n_bos;
+    }
+    RB_CHECK(p.needle_token >= 0, "needle not found in the passkey prompt");
+}
+
 }  // namespace
+
+void check_passkey_protocol(const std::string& protocol) {
+    if (protocol != "grid" && protocol != "yarn")
+        throw UsageError("--passkey-protocol: expected grid or yarn, got '{}'", protocol);
+}
 
 const std::vector<std::string>& passkey_filler_sentences() {
     static const std::vector<std::string> s = {"The grass is green.", "The sky is blue.", "The sun is yellow.",
@@ -87,7 +116,7 @@ PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, i
     p.depth = depth;
     p.trial = trial;
     p.key = passkey_key(seed, ctx, depth, trial);
-    const std::string needle = "The pass key is " + p.key + ". Remember it. " + p.key + " is the pass key.";
+    const std::string needle = needle_line(p.key);
     const int budget = ctx - max_new_tokens;
     auto build = [&](int n, int* k, size_t* needle_off) {
         *k = static_cast<int>(std::llround(depth * n));
@@ -121,17 +150,47 @@ PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, i
     size_t off = 0;
     p.sentences = lo;
     p.text = build(lo, &p.needle_sentence, &off);
-    auto spans = tok.encode_with_spans(p.text);
-    p.tokens.reserve(spans.size() + 1);
-    if (bos >= 0) p.tokens.push_back(bos);
-    p.needle_token = -1;
-    for (size_t j = 0; j < spans.size(); j++) {
-        p.tokens.push_back(spans[j].id);
-        if (p.needle_token < 0 && spans[j].end > off) p.needle_token = static_cast<int>(j) + n_bos;
-    }
-    RB_CHECK(p.needle_token >= 0, "needle not found in the passkey prompt");
+    tokenize_prompt(tok, off, p);
     RB_CHECK(static_cast<int>(p.tokens.size()) <= budget);
     return p;
+}
+
+PasskeyPrompt yarn_passkey_prompt(PyRandom& rng, const Tokenizer& tok, int n_garbage) {
+    // garbage_inf = " ".join([garbage] * 2000), garbage = the five sentences joined by " ".
+    static const std::string garbage_inf = [] {
+        std::string g = join_sentences(passkey_filler_sentences(), 0, 5), s;
+        for (int i = 0; i < 2000; i++) s += (i ? " " : "") + g;
+        return s;
+    }();
+    if (n_garbage < 0 || static_cast<size_t>(n_garbage) > garbage_inf.size())
+        throw Error("passkey (yarn): {} filler characters exceed the script's filler string ({} characters); L is "
+                    "too long for the yarn protocol",
+                    n_garbage, garbage_inf.size());
+    PasskeyPrompt p;
+    p.n_garbage = n_garbage;
+    p.n_prefix = static_cast<int>(rng.randint(0, n_garbage));
+    p.key = std::to_string(rng.randint(1, 50000));
+    p.depth = n_garbage ? static_cast<double>(p.n_prefix) / n_garbage : 0.0;
+    const std::string needle = needle_line(p.key);
+    std::string t = std::string(k_task) + "\n" + garbage_inf.substr(0, static_cast<size_t>(p.n_prefix)) + "\n";
+    const size_t off = t.size();
+    t += needle + "\n" + garbage_inf.substr(0, static_cast<size_t>(n_garbage - p.n_prefix)) + "\n" + k_question;
+    p.text = std::move(t);
+    tokenize_prompt(tok, off, p);
+    return p;
+}
+
+int yarn_passkey_garbage(PyRandom& rng, const Tokenizer& tok, int target) {
+    // main(): for target in tokens: while num_tokens < target: last_n = n; n += length_step;
+    // num_tokens = len(tokenizer.encode(generate_prompt(n)[0])).
+    constexpr int length_step = 25;
+    int last_n = 0, n = 0, num_tokens = 0;
+    while (num_tokens < target) {
+        last_n = n;
+        n += length_step;
+        num_tokens = static_cast<int>(yarn_passkey_prompt(rng, tok, n).tokens.size());
+    }
+    return last_n;
 }
 
 bool passkey_correct(const std::string& output, const std::string& key) {
@@ -172,43 +231,88 @@ std::vector<std::vector<int>> generate_passkey_outputs(LanguageModel& lm, const 
     return out;
 }
 
+namespace {
+
+// Scores the outputs (prompts and outputs in order); per_depth is left to the caller.
+PasskeyResult score_passkey(const Tokenizer& tok, const std::vector<PasskeyPrompt>& prompts,
+                            const std::vector<std::vector<int>>& outputs) {
+    PasskeyResult r;
+    for (size_t j = 0; j < prompts.size(); j++) {
+        const PasskeyPrompt& p = prompts[j];
+        PasskeyTrial tr;
+        tr.depth = p.depth;
+        tr.trial = p.trial;
+        tr.key = p.key;
+        tr.prompt_tokens = static_cast<int>(p.tokens.size());
+        tr.needle_token = p.needle_token;
+        tr.sentences = p.sentences;
+        tr.needle_sentence = p.needle_sentence;
+        tr.n_garbage = p.n_garbage;
+        tr.n_prefix = p.n_prefix;
+        tr.output = tok.decode(outputs[j]);
+        tr.correct = passkey_correct(tr.output, p.key);
+        r.n_trials++;
+        r.n_correct += tr.correct;
+        r.trials.push_back(std::move(tr));
+    }
+    return r;
+}
+
+void check_trials(int trials, int max_new_tokens) {
+    if (trials < 1) throw UsageError("--trials: must be at least 1, got {}", trials);
+    if (max_new_tokens < 1) throw UsageError("--max-new-tokens: must be at least 1, got {}", max_new_tokens);
+}
+
+}  // namespace
+
 PasskeyResult run_passkey(LanguageModel& lm, const Tokenizer& tok, int ctx, const std::vector<double>& depths,
                           int trials, uint64_t seed, int max_new_tokens, const std::vector<std::string>& filler,
                           const std::function<void(int64_t, int64_t)>& progress) {
     if (depths.empty()) throw UsageError("--depths: at least one depth is needed");
-    if (trials < 1) throw UsageError("--trials: must be at least 1, got {}", trials);
-    if (max_new_tokens < 1) throw UsageError("--max-new-tokens: must be at least 1, got {}", max_new_tokens);
-    PasskeyResult r;
-    r.ctx = ctx;
+    check_trials(trials, max_new_tokens);
     std::vector<PasskeyPrompt> prompts;  // depth-major, the order of the result
     for (double depth : depths)
         for (int t = 0; t < trials; t++)
             prompts.push_back(make_passkey_prompt(tok, ctx, depth, t, seed, max_new_tokens, filler));
     const std::vector<std::vector<int>> outputs = generate_passkey_outputs(lm, prompts, ctx, max_new_tokens, progress);
-    size_t j = 0;
-    for (double depth : depths) {
-        PasskeyDepth pd;
-        pd.depth = depth;
-        for (int t = 0; t < trials; t++, j++) {
-            const PasskeyPrompt& p = prompts[j];
-            PasskeyTrial tr;
-            tr.depth = depth;
-            tr.trial = t;
-            tr.key = p.key;
-            tr.prompt_tokens = static_cast<int>(p.tokens.size());
-            tr.needle_token = p.needle_token;
-            tr.sentences = p.sentences;
-            tr.needle_sentence = p.needle_sentence;
-            tr.output = tok.decode(outputs[j]);
-            tr.correct = passkey_correct(tr.output, p.key);
-            pd.trials++;
-            pd.correct += tr.correct;
-            r.trials.push_back(std::move(tr));
-        }
-        r.n_trials += pd.trials;
-        r.n_correct += pd.correct;
+    PasskeyResult r = score_passkey(tok, prompts, outputs);
+    for (size_t k = 0; k < depths.size(); k++) {  // one entry per requested depth, in order
+        PasskeyDepth pd{depths[k], trials, 0};
+        for (int t = 0; t < trials; t++) pd.correct += r.trials[k * static_cast<size_t>(trials) + t].correct;
         r.per_depth.push_back(pd);
     }
+    r.ctx = ctx;
+    r.protocol = "grid";
+    return r;
+}
+
+PasskeyResult run_passkey_yarn(LanguageModel& lm, const Tokenizer& tok, int ctx, int trials, uint64_t seed,
+                               int max_new_tokens, const std::function<void(int64_t, int64_t)>& progress) {
+    check_trials(trials, max_new_tokens);
+    if (ctx < 1 || ctx > k_max_context) throw UsageError("--ctx: must be in [1, {}], got {}", k_max_context, ctx);
+    PyRandom rng(seed);
+    const int n_garbage = yarn_passkey_garbage(rng, tok, ctx);
+    std::vector<PasskeyPrompt> prompts;
+    int capacity = 0;
+    for (int t = 0; t < trials; t++) {
+        prompts.push_back(yarn_passkey_prompt(rng, tok, n_garbage));
+        prompts.back().trial = t;
+        capacity = std::max(capacity, static_cast<int>(prompts.back().tokens.size()) + max_new_tokens);
+    }
+    const std::vector<std::vector<int>> outputs =
+        generate_passkey_outputs(lm, prompts, capacity, max_new_tokens, progress);
+    PasskeyResult r = score_passkey(tok, prompts, outputs);
+    std::map<double, PasskeyDepth> bins;  // depth rounded to tenths, ascending
+    for (const auto& t : r.trials) {
+        const double g = std::round(t.depth * 10) / 10;
+        PasskeyDepth& pd = bins.try_emplace(g, PasskeyDepth{g, 0, 0}).first->second;
+        pd.trials++;
+        pd.correct += t.correct;
+    }
+    for (const auto& [g, pd] : bins) r.per_depth.push_back(pd);
+    r.ctx = ctx;
+    r.protocol = "yarn";
+    r.n_garbage = n_garbage;
     return r;
 }
 

@@ -15,7 +15,28 @@
 // Everything random comes from (seed, L, depth, trial), so every method/config sees the
 // same prompts. Decoding: greedy with the KV cache; correct when the first run of ASCII
 // digits in the decoded output equals the key as an integer (the reference's
-// re.search(r'\d+') + int comparison).
+// re.search(r'\d+') + int comparison). This is protocol `grid` (the default).
+//
+// Protocol `yarn` reproduces the published script instead (jquesnelle/yarn
+// eval/passkey.py, generate_prompt and the length search in main, itself from
+// epfml/landmark-attention llama/run_test.py), with Python's `random` reproduced bit for
+// bit (PyRandom) after random.seed(seed):
+//   generate_prompt(n): n_prefix = randint(0, n); garbage_inf = the five sentences as one
+//   string, repeated 2000 times joined by " "; prefix = garbage_inf[:n_prefix], suffix =
+//   garbage_inf[:n − n_prefix] (the suffix restarts the filler); key = randint(1, 50000)
+//   (1 to 5 digits); the same five lines joined by "\n".
+//   Length rule for L (the script with --min-tokens L --max-tokens L): n = 0, then
+//   n += 25 while the last drawn prompt had fewer than L tokens (BOS included, as
+//   tokenizer.encode counts them); n_garbage = the n before the last step. Each step
+//   draws a prompt (two draws), as the script does.
+//   Then `trials` prompts generate_prompt(n_garbage), in order. The depth of a trial is
+//   n_prefix / n_garbage (characters; 0 when n_garbage = 0); per_depth groups trials by
+//   depth rounded to tenths. Prompts may end a few tokens past L − 1 (their draws differ
+//   from the search's); the KV capacity is the longest prompt + max_new_tokens. Decoding
+//   and scoring as above (the script's pipeline decodes under the checkpoint's generation
+//   config; greedy is its deterministic case). The length search tokenizes one prompt per
+//   25 characters, as the script does: its cost grows with L² (about 4 s of one core at
+//   L = 8192 with a 512-piece vocabulary).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -24,9 +45,13 @@
 #include <vector>
 
 #include "eval/lm.h"
+#include "eval/py_random.h"
 #include "tokenizer/tokenizer.h"
 
 namespace rb {
+
+/// "grid" (default) or "yarn"; UsageError naming --passkey-protocol otherwise.
+void check_passkey_protocol(const std::string& protocol);
 
 struct PasskeyPrompt {
     double depth = 0;             // requested
@@ -37,6 +62,8 @@ struct PasskeyPrompt {
     int sentences = 0;            // n filler sentences in total
     int needle_sentence = 0;      // k: sentences before the needle
     int needle_token = 0;         // index in `tokens` of the first token covering the needle
+    int n_garbage = 0;            // yarn: filler characters (prefix + suffix)
+    int n_prefix = 0;             // yarn: filler characters before the needle
 };
 
 /// The canonical filler sentences, in cycle order.
@@ -53,6 +80,13 @@ std::string passkey_key(uint64_t seed, int ctx, double depth, int trial);
 PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, int trial, uint64_t seed,
                                   int max_new_tokens, const std::vector<std::string>& filler);
 
+/// The YaRN/Landmark script's generate_prompt(n_garbage) (yarn protocol): draws
+/// randint(0, n_garbage) then randint(1, 50000) from `rng`; `tokens` = BOS + encode(text).
+/// Throws Error when n_garbage exceeds the script's filler string.
+PasskeyPrompt yarn_passkey_prompt(PyRandom& rng, const Tokenizer& tok, int n_garbage);
+/// The script's length search for `target` tokens (step 25 characters), drawing from `rng`.
+int yarn_passkey_garbage(PyRandom& rng, const Tokenizer& tok, int target);
+
 /// True when the first run of ASCII digits in `output` equals `key` as an integer.
 bool passkey_correct(const std::string& output, const std::string& key);
 
@@ -64,6 +98,7 @@ struct PasskeyTrial {
     int needle_token = 0;
     int sentences = 0;
     int needle_sentence = 0;
+    int n_garbage = 0, n_prefix = 0;  // yarn
     std::string output;
     bool correct = false;
 };
@@ -75,6 +110,8 @@ struct PasskeyDepth {
 
 struct PasskeyResult {
     int ctx = 0;
+    std::string protocol = "grid";
+    int n_garbage = 0;                 // yarn: from the length search
     std::vector<PasskeyTrial> trials;
     std::vector<PasskeyDepth> per_depth;
     int n_trials = 0, n_correct = 0;
@@ -93,5 +130,9 @@ std::vector<std::vector<int>> generate_passkey_outputs(LanguageModel& lm, const 
 PasskeyResult run_passkey(LanguageModel& lm, const Tokenizer& tok, int ctx, const std::vector<double>& depths,
                           int trials, uint64_t seed, int max_new_tokens, const std::vector<std::string>& filler,
                           const std::function<void(int64_t, int64_t)>& progress = {});
+
+/// The yarn protocol at L = ctx: random.seed(seed), the length search, `trials` prompts.
+PasskeyResult run_passkey_yarn(LanguageModel& lm, const Tokenizer& tok, int ctx, int trials, uint64_t seed,
+                               int max_new_tokens, const std::function<void(int64_t, int64_t)>& progress = {});
 
 }  // namespace rb

@@ -535,7 +535,17 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
     }
     if (auto* kt = x.table("passkey")) {
         Reader p{src, *kt, "metrics.passkey."};
-        check_keys(src, *kt, "metrics.passkey.", {"depths", "trials", "seed", "max_new_tokens", "haystack"});
+        check_keys(src, *kt, "metrics.passkey.", {"protocol", "depths", "trials", "seed", "max_new_tokens", "haystack"});
+        if (auto pr = p.str("protocol")) {
+            if (*pr != "grid" && *pr != "yarn")
+                src.fail(p.line("protocol"), "metrics.passkey.protocol", fmt::format("expected \"grid\" or \"yarn\", got \"{}\"", *pr));
+            cfg.passkey.protocol = *pr;
+            if (*pr == "yarn")
+                for (const char* k : {"depths", "haystack"})
+                    if (kt->contains(k))
+                        src.fail(p.line(k), fmt::format("metrics.passkey.{}", k),
+                                 "not used by protocol \"yarn\" (the script draws each depth and uses its own filler)");
+        }
         if (kt->contains("depths")) {
             cfg.passkey.depths = p.numbers("depths");
             if (cfg.passkey.depths.empty()) src.fail(p.line("depths"), "metrics.passkey.depths", "empty list of depths");
@@ -551,12 +561,19 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
                 src.fail(p.line("haystack"), "metrics.passkey.haystack", fmt::format("file '{}' not found (resolved: {})", *h, cfg.passkey.haystack));
         }
     }
-    if (cfg.passkey.depths.empty())
+    if (cfg.passkey.depths.empty() && cfg.passkey.protocol != "yarn")
         for (int i = 0; i <= 10; ++i) cfg.passkey.depths.push_back(i / 10.0);
     if (auto* lt = x.table("longppl")) {
         Reader p{src, *lt, "metrics.longppl."};
         check_keys(src, *lt, "metrics.longppl.",
-                   {"evaluator", "rope_scaling", "short_window", "stride", "alpha", "beta", "cache_dir", "allow_self_evaluator"});
+                   {"evaluator", "convention", "rope_scaling", "short_window", "stride", "alpha", "beta", "cache_dir",
+                    "allow_self_evaluator"});
+        if (auto cv = p.str("convention")) {
+            if (*cv != "ropebench" && *cv != "reference")
+                src.fail(p.line("convention"), "metrics.longppl.convention",
+                         fmt::format("expected \"ropebench\" or \"reference\", got \"{}\"", *cv));
+            cfg.longppl.convention = *cv;
+        }
         if (auto e = p.str("evaluator")) {
             std::string ep = resolve_path(cfg.dir, *e);
             try {

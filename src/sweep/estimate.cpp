@@ -108,8 +108,10 @@ Estimate Estimator::operator()(const Experiment& e) const {
         windows += docs;
     }
     if (has("longppl")) {
-        // The evaluated pass is the ppl `truncate` window (same tokens, same model).
-        est.flops_longppl = share && truncate ? 0 : static_cast<double>(docs) * window;
+        // The evaluated pass is the ppl `truncate` window (same tokens, same model); not so
+        // for the `reference` convention (L tokens without BOS).
+        const bool reuses = share && truncate && m_cfg.longppl.convention != "reference";
+        est.flops_longppl = reuses ? 0 : static_cast<double>(docs) * window;
         windows += docs;
     }
     est.window_flops = (truncate ? est.flops_ppl : 0) + est.flops_longppl;
@@ -117,14 +119,15 @@ Estimate Estimator::operator()(const Experiment& e) const {
     est.tokens = windows * e.ctx;
     if (has("passkey")) {
         const auto& pk = m_cfg.passkey;
-        const int64_t trials = static_cast<int64_t>(pk.depths.size()) * pk.trials;
+        const bool yarn = pk.protocol == "yarn";  // trials prompts at random depths
+        const int64_t trials = (yarn ? 1 : static_cast<int64_t>(pk.depths.size())) * pk.trials;
         const double decode = 2.0 * m_params + 4.0 * L * c.num_layers * c.num_heads * c.head_dim;
         const double decodes = static_cast<double>(trials) * pk.max_new_tokens * decode;
         const double unshared = static_cast<double>(trials) * window + decodes;
         est.flops_unshared += unshared;
         est.tokens += trials * (e.ctx + pk.max_new_tokens);
         est.flops_passkey = unshared;
-        if (share && e.invalid.empty()) {
+        if (share && e.invalid.empty() && !yarn) {
             // Prefix before the needle ≈ depth · (prompt − the ~64 tokens of task, needle and
             // question); each prompt computes the rest. Prompts of different lengths share
             // only when their tables are equal: not so for dynamic past the trained length,

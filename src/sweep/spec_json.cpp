@@ -50,12 +50,14 @@ json spec_to_json(const EvalSpec& s) {
     j["split"] = s.split;
     j["ppl"] = {{"protocol", s.ppl.protocol}, {"bucket", s.ppl.bucket}};
     j["bootstrap_resamples"] = s.bootstrap_resamples;
-    j["passkey"] = {{"depths", s.passkey.depths},
+    j["passkey"] = {{"protocol", s.passkey.protocol},
+                    {"depths", s.passkey.depths},
                     {"trials", s.passkey.trials},
                     {"seed", s.passkey.seed},
                     {"max_new_tokens", s.passkey.max_new_tokens},
                     {"haystack", s.passkey.haystack}};
     j["longppl"] = {{"evaluator", load_to_json(s.longppl.evaluator)},
+                    {"convention", s.longppl.convention},
                     {"short_window", s.longppl.short_window},
                     {"stride", s.longppl.stride},
                     {"alpha", s.longppl.alpha},
@@ -80,6 +82,7 @@ EvalSpec spec_from_json(const json& j) {
         s.ppl.bucket = j.at("ppl").at("bucket").get<int>();
         s.bootstrap_resamples = j.at("bootstrap_resamples").get<int>();
         const auto& p = j.at("passkey");
+        s.passkey.protocol = p.value("protocol", std::string("grid"));  // absent before protocols existed
         s.passkey.depths = p.at("depths").get<std::vector<double>>();
         s.passkey.trials = p.at("trials").get<int>();
         s.passkey.seed = p.at("seed").get<uint64_t>();
@@ -87,6 +90,7 @@ EvalSpec spec_from_json(const json& j) {
         s.passkey.haystack = p.at("haystack").get<std::string>();
         const auto& l = j.at("longppl");
         s.longppl.evaluator = load_from_json(l.at("evaluator"));
+        s.longppl.convention = l.value("convention", std::string("ropebench"));
         s.longppl.short_window = l.at("short_window").get<int>();
         s.longppl.stride = l.at("stride").get<int>();
         s.longppl.alpha = l.at("alpha").get<double>();

@@ -149,7 +149,7 @@ std::string hostname() {
 void strip(json& j) {
     if (j.is_object()) {
         for (const char* k : {"wall_s", "tokens_per_s", "software", "tokens_processed", "evaluator_tokens_processed",
-                              "cache", "backend", "path", "local_path", "file"})
+                              "cache", "cache_hit", "backend", "path", "local_path", "file"})
             j.erase(k);
         for (auto& [k, v] : j.items()) strip(v);
     } else if (j.is_array()) {

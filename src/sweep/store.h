@@ -93,7 +93,7 @@ std::string now_iso8601();
 std::string this_worker();
 /// The record without what legitimately differs between two runs of the same experiment
 /// (bookkeeping, at any depth): "wall_s", "tokens_per_s", "tokens_processed",
-/// "evaluator_tokens_processed", "cache" (key-cache hits), "software" (build), "backend"
+/// "evaluator_tokens_processed", "cache" and "cache_hit" (key-cache hits), "software" (build), "backend"
 /// (threads), and the machine's paths ("path", "local_path", "file"). Metric values,
 /// per-document sums and passkey outputs remain. Two records of one experiment
 /// are the same result iff their fingerprints are equal (merge, tests).

@@ -245,3 +245,51 @@ TEST(EvalCli, ModelWithoutBos) {
     ASSERT_EQ(t2.status, 0) << t2.err;
     EXPECT_EQ(json::parse(g2.out)["prompt_tokens"], json::parse(t2.out)["ids"].size());
 }
+
+// The compatibility protocols from the command line: the record names them, the yarn
+// prompts are the script's (keys of tests/golden/protocols.json, tok512, seed 7, L 256),
+// LongPPL `reference` gives compute_longppl's value (tests/unit/eval/protocols_test.cpp
+// checks it in detail; 2e-5 relative as there), and the evaluator running past its
+// trained context (256) without scaling gets one warning line.
+TEST(EvalCli, CompatibilityProtocols) {
+    auto p = run_cli({"passkey", shared_path("data/models/stories260K"), "--ctx", "256", "--passkey-protocol", "yarn",
+                      "--trials", "4", "--seed", "7", "--json"});
+    ASSERT_EQ(p.status, 0) << p.err;
+    json j = json::parse(p.out);
+    EXPECT_EQ(j["protocol"], "yarn");
+    EXPECT_EQ(j["n_garbage"], 150);
+    std::vector<std::string> keys;
+    for (const auto& t : j["per_trial"]) keys.push_back(t["key"].get<std::string>());
+    EXPECT_EQ(keys, (std::vector<std::string>{"28420", "4579", "5945", "27822"}));
+    EXPECT_TRUE(j["depths"].is_null());
+
+    auto l = run_cli({"eval", shared_path("data/models/stories260K"), "--ctx", "512", "--metrics", "longppl", "--text",
+                      shared_path("data/text/tinystories_valid_sample.txt"), "--evaluator",
+                      shared_path("data/models/llama2xs-tok512-ctx256"), "--longppl-convention", "reference",
+                      "--short-window", "128", "--key-stride", "56", "--key-cache", "-", "--json"});
+    ASSERT_EQ(l.status, 0) << l.err;
+    json r = json::parse(l.out);
+    const json& k = r["metrics"]["longppl"];
+    EXPECT_EQ(k["convention"], "reference");
+    EXPECT_NEAR(k["longppl"].get<double>(), 5.728467956050893, 2e-5 * 5.73);
+    EXPECT_EQ(k["evaluator"]["past_trained_ctx_unscaled"], true);
+    size_t warnings = 0;
+    for (size_t pos = 0; (pos = l.err.find("warning: LongPPL evaluator", pos)) != std::string::npos; pos++) warnings++;
+    EXPECT_EQ(warnings, 1u) << l.err;
+    // Defaults follow the convention: reference K = 4096, d = 1024; ropebench 1024 / 512.
+    auto d = run_cli({"longppl", shared_path("data/models/stories260K"), "--ctx", "512", "--text",
+                      shared_path("data/text/tinystories_valid_sample.txt"), "--evaluator",
+                      shared_path("data/models/llama2xs-tok512-ctx256"), "--longppl-convention", "reference",
+                      "--key-cache", "-", "--json"});
+    ASSERT_EQ(d.status, 0) << d.err;
+    EXPECT_EQ(json::parse(d.out)["short_window"], 4096);
+    EXPECT_EQ(json::parse(d.out)["stride"], 1024);
+
+    const std::string m = shared_path("data/models/stories260K");
+    EXPECT_EQ(run_cli({"passkey", m, "--ctx", "256", "--passkey-protocol", "bogus"}).status, 2);
+    EXPECT_EQ(run_cli({"passkey", m, "--ctx", "256", "--passkey-protocol", "yarn", "--depths", "0.5"}).status, 2);
+    EXPECT_EQ(run_cli({"longppl", m, "--ctx", "256", "--text", shared_path("data/text/tinystories_valid_sample.txt"),
+                       "--evaluator", m, "--longppl-convention", "bogus"})
+                  .status,
+              2);
+}

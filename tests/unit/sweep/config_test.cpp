@@ -24,6 +24,21 @@ std::string load_error(const std::string& text) {
     return "no error";
 }
 
+// A hub id with its geometry inline (no files needed); line 2 is model.path.
+const char* k_hub_model = R"T([model]
+path = "someorg/some-model"
+[model.config]
+hidden_size = 256
+intermediate_size = 512
+num_hidden_layers = 2
+num_attention_heads = 4
+num_key_value_heads = 4
+vocab_size = 1000
+max_position_embeddings = 1024
+architectures = ["LlamaForCausalLM"]
+model_type = "llama"
+)T";
+
 }  // namespace
 
 TEST(SweepConfig, ExpandsCartesianExplicitAndBaseline) {
@@ -158,19 +173,7 @@ TEST(SweepConfig, OtherPresetsLoad) {
 }
 
 TEST(SweepConfig, InlineModelConfigForHubIds) {
-    std::string text = R"T([model]
-path = "someorg/some-model"
-[model.config]
-hidden_size = 256
-intermediate_size = 512
-num_hidden_layers = 2
-num_attention_heads = 4
-num_key_value_heads = 4
-vocab_size = 1000
-max_position_embeddings = 1024
-architectures = ["LlamaForCausalLM"]
-model_type = "llama"
-[metrics]
+    std::string text = std::string(k_hub_model) + R"T([metrics]
 run = ["passkey"]
 [sweep]
 ctx = [2048]
@@ -281,4 +284,42 @@ TEST(SweepConfig, GridIsCountedBeforeExpansion) {
     cfg.blocks[0].axes.clear();
     for (int i = 0; i < 8; ++i) cfg.blocks[0].axes.push_back({"factor", std::vector<nlohmann::json>(400, 2.0)});
     EXPECT_EQ(count_experiments(cfg), UINT64_MAX);
+}
+
+// [metrics.passkey] protocol and [metrics.longppl] convention reach every experiment's spec
+// (and so its identity and the store); bad values name the key.
+TEST(SweepConfig, PasskeyProtocolAndLongpplConvention) {
+    const std::string head = std::string(k_hub_model) + R"T([sweep]
+ctx = [2048]
+)T";
+    auto cfg = parse_sweep_config(head + R"T([metrics]
+run = ["passkey"]
+[metrics.passkey]
+protocol = "yarn"
+trials = 3
+[metrics.longppl]
+evaluator = "someorg/evaluator"
+convention = "reference"
+)T",
+                                  "/tmp/p.toml");
+    auto exps = expand_experiments(cfg);
+    ASSERT_FALSE(exps.empty());
+    for (const auto& e : exps) {
+        EXPECT_EQ(e.spec.passkey.protocol, "yarn");
+        EXPECT_TRUE(e.spec.passkey.depths.empty());
+        EXPECT_EQ(e.spec.longppl.convention, "reference");
+    }
+    auto fails = [&](const std::string& metrics, const std::string& where) {
+        try {
+            parse_sweep_config(head + metrics, "/tmp/p.toml");
+            ADD_FAILURE() << "accepted: " << metrics;
+        } catch (const rb::Error& e) {
+            EXPECT_NE(std::string(e.what()).find(where), std::string::npos) << e.what();
+        }
+    };
+    fails("[metrics]\nrun = [\"passkey\"]\n[metrics.passkey]\nprotocol = \"landmark\"\n", "metrics.passkey.protocol");
+    fails("[metrics]\nrun = [\"passkey\"]\n[metrics.passkey]\nprotocol = \"yarn\"\ndepths = [0.5]\n",
+          "metrics.passkey.depths");
+    fails("[metrics]\nrun = [\"passkey\"]\n[metrics.longppl]\nevaluator = \"someorg/e\"\nconvention = \"pku\"\n",
+          "metrics.longppl.convention");
 }
