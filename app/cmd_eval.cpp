@@ -90,7 +90,6 @@ void add_longppl_flags(CLI::App* sub, EvalArgs& a, bool required) {
 void finish_spec(EvalArgs& a) {
     apply_threads(a.m);
     a.spec.model = load_options(a.m);
-    a.spec.ppl.ctx = a.spec.ctx;
     a.spec.passkey.seed = a.spec.seed;
     if (!a.evaluator.model.empty()) {
         ModelOptions e = a.m;

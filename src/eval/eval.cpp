@@ -98,6 +98,15 @@ json interval_json(const Interval& iv) {
     return json::array({*iv.lo, *iv.hi});
 }
 
+PplOptions ppl_options(const EvalSpec& s) {
+    PplOptions p;
+    p.ctx = s.ctx;
+    p.protocol = s.ppl.protocol;
+    p.stride = s.ppl.stride;
+    p.bucket = s.ppl.bucket;
+    return p;
+}
+
 std::vector<std::string> sorted_metrics(const std::vector<std::string>& m) {
     std::vector<std::string> out;
     for (const auto& x : m) {
@@ -197,8 +206,7 @@ json eval_identity(const EvalSpec& spec) {
     const RopeConfig rope = resolve_rope(ck->config(), spec.model.rope).config;
     json m = json::object();
     if (has(metrics, "ppl")) {
-        PplOptions p = spec.ppl;
-        p.ctx = spec.ctx;
+        const PplOptions p = ppl_options(spec);
         const int stride = check_ppl_options(p);
         m["ppl"] = {{"protocol", p.protocol},       {"stride", p.protocol == "sliding" ? json(stride) : json(nullptr)},
                     {"bucket", p.bucket},           {"split", spec.split},
@@ -305,8 +313,7 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
 
     if (has(metrics, "ppl")) {
         const auto t0 = clock::now();
-        PplOptions p = spec.ppl;
-        p.ctx = L;
+        const PplOptions p = ppl_options(spec);
         check_ppl_options(p);
         SplitInfo si;
         auto tdocs = tokenize_documents(*lm.tokenizer, docs, spec.split ? split_length(p, bos) : 0,

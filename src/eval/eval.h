@@ -35,6 +35,13 @@ struct LongPplSpec {
     bool allow_self_evaluator = false;
 };
 
+/// An evaluation's perplexity settings (PplOptions without the length: one ctx, EvalSpec::ctx).
+struct PplSpec {
+    std::string protocol = "truncate";  // truncate | chunks | sliding
+    int stride = 0;                     // sliding: S in [1, L−1]; 0 = L/2
+    int bucket = 256;                   // position bucket width for the NLL profile
+};
+
 struct EvalSpec {
     LoadOptions model;               // path, --rope-scaling, --rope-theta, dtype, backend
     int ctx = 0;
@@ -42,7 +49,7 @@ struct EvalSpec {
     std::vector<std::string> texts;    // ppl / longppl documents
     int max_docs = 0;
     bool split = false;                // cut long documents into consecutive L-token segments
-    PplOptions ppl;
+    PplSpec ppl;                       // protocol, stride, bucket; the length is `ctx`
     int bootstrap_resamples = 1000;
     PasskeySpec passkey;
     LongPplSpec longppl;

@@ -19,6 +19,14 @@ std::string safe_name(const std::string& s) {
 ReportSummary write_report(const std::string& db, const ReportOptions& opts) {
     if (opts.out_dir.empty()) throw Error("report: --out: output folder missing");
     Store st = read_store(db);
+    // A report of nothing is not a report: no file is written.
+    size_t done = 0, failed = 0;
+    for (const auto& e : st.experiments) {
+        done += e.status == Status::done;
+        failed += e.status == Status::failed;
+    }
+    if (done == 0)
+        throw Error("{}: no experiment is done ({} of {} failed); nothing to report", db, failed, st.experiments.size());
     Analysis a = analyze(st, opts);
     Output out{opts.out_dir, {}};
     std::filesystem::create_directories(opts.out_dir);

@@ -24,7 +24,8 @@ struct ReportSummary {
     std::vector<std::string> notes;    // skipped plots, data warnings
 };
 
-/// Reads `db` and writes the report into opts.out_dir (created if needed).
+/// Reads `db` and writes the report into opts.out_dir (created if needed). Throws Error (and
+/// writes nothing) when no experiment of the store is done.
 ReportSummary write_report(const std::string& db, const ReportOptions& opts);
 
 /// Methods (JSON file names) are sanitized to [A-Za-z0-9_.-].

@@ -719,7 +719,6 @@ std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
         e.params = params;
         e.spec = base;
         e.spec.ctx = ctx;
-        e.spec.ppl.ctx = ctx;
         e.spec.model.rope.scaling = params;  // null = plain RoPE
         e.spec.model.rope.source = line > 0 ? fmt::format("{}:{}: [[methods]]", cfg.path, line) : "baseline";
         try {

@@ -77,7 +77,6 @@ EvalSpec spec_from_json(const json& j) {
         s.texts = j.at("texts").get<std::vector<std::string>>();
         s.max_docs = j.at("max_docs").get<int>();
         s.split = j.at("split").get<bool>();
-        s.ppl.ctx = s.ctx;
         s.ppl.protocol = j.at("ppl").at("protocol").get<std::string>();
         s.ppl.bucket = j.at("ppl").at("bucket").get<int>();
         s.bootstrap_resamples = j.at("bootstrap_resamples").get<int>();

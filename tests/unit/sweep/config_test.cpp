@@ -74,7 +74,6 @@ factor = "ctx / original"
     EXPECT_EQ(lin.ctx, 1024);
     EXPECT_DOUBLE_EQ(lin.params["factor"].get<double>(), 2.0);  // 1024 / 512
     EXPECT_EQ(lin.spec.ctx, 1024);
-    EXPECT_EQ(lin.spec.ppl.ctx, 1024);
     EXPECT_EQ((*lin.spec.model.rope.scaling)["factor"], 2.0);
 }
 
