@@ -309,6 +309,7 @@ void fig_scatter_matrix(const Analysis& a, FigureSet& out) {
     for (Metric me : ms) {
         sm.var_labels.push_back(me == Metric::passkey ? "passkey accuracy" : std::string(metric_name(me)) + " (log)");
         sm.log_axis.push_back(me != Metric::passkey);
+        sm.domain.push_back(me == Metric::passkey ? std::optional<std::pair<double, double>>(std::pair(0.0, 1.0)) : std::nullopt);
         std::vector<double> col;
         for (auto* e : all) col.push_back(entry_value(e, me).value_or(std::nan("")));
         sm.data.push_back(col);

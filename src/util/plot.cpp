@@ -763,7 +763,16 @@ void draw_scatter_matrix(cairo_t* cr, const ScatterMatrix& m) {
         Axis probe{0, 1, lg};
         for (double x : m.data[v])
             if (probe.ok(x)) lo = std::min(lo, x), hi = std::max(hi, x);
-        pad_range(lo, hi, lg, 0.08);
+        if (v < m.domain.size() && m.domain[v]) {
+            // The quantity's own domain, padded a little so points on its edges stay visible.
+            lo = m.domain[v]->first;
+            hi = m.domain[v]->second;
+            const double pad = 0.04 * (hi - lo);
+            lo -= pad;
+            hi += pad;
+        } else {
+            pad_range(lo, hi, lg, 0.08);
+        }
         axs[v] = Axis{lo, hi, lg, 0, 1};
     }
     for (size_t i = 0; i < k; i++)

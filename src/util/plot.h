@@ -127,6 +127,7 @@ struct ScatterMatrix {
     std::string title;
     std::vector<std::string> var_labels;       // k variables
     std::vector<bool> log_axis;                // per variable
+    std::vector<std::optional<std::pair<double, double>>> domain;  // per variable: fixed axis range (accuracy: [0, 1]); else the data's
     std::vector<std::vector<double>> data;     // [k][n]; NaN = missing for that point
     std::vector<size_t> category;              // [n] colour index
     std::vector<std::string> category_labels;  // legend
