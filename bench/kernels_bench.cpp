@@ -146,6 +146,8 @@ int main(int argc, char** argv) {
     auto pct = [](double v, double p) { return p > 0 ? 100.0 * v / p : 0.0; };
 
     if (only.empty() || only == "gemm") {
+        // Decoding streams the weights once per token: its ceiling is the read bandwidth.
+        std::printf("read bandwidth:          %7.1f GB/s on %d threads\n", cpu::measure_read_bandwidth_gbs(nt), nt);
         // TinyLlama-1.1B projections (y = x · Wᵀ, W [n, k]) for a block of `rows` tokens.
         const Shape shapes[] = {{"qkv", 2560, 2048}, {"o_proj", 2048, 2048}, {"gate_up", 11264, 2048},
                                 {"down", 2048, 5632}, {"lm_head", 32000, 2048}};

@@ -30,8 +30,10 @@ constexpr int k_mr = 6;            // query rows per register block
 
 
 // 2^x for x <= ~0 (the softmax's shifted scores; -inf and x < -150 give 0): 2^n · 2^r with
-// n = round(x), |r| <= 1/2, a degree-5 polynomial fitted for relative error (< 2.3e-7 measured in
-// f32 over [-1/2, 1/2], tools-free check in kernels_test), vscalefps applies 2^n (underflow to 0).
+// n = round(x), |r| <= 1/2, a degree-5 polynomial (least squares in relative error on Chebyshev
+// nodes, coefficients rounded to f32; evaluated in f32 its relative error is < 2.3e-7 on a 2e5-point
+// grid of [-1/2, 1/2], next to the 2^-9 of P's rounding to bf16), vscalefps applies 2^n (underflow
+// to 0). The attention tests check the kernel against the double reference.
 inline __m512 exp2_nonpos(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-150.f));
     const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
