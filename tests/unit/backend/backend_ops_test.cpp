@@ -260,6 +260,16 @@ const AttnCase k_attn_cases[] = {
     {65, 130, 16, 4, 64, 129}, {7, 5, 4, 2, 6, 3},
 };
 
+/// Positions 0 .. n-1 of a host cache [KV, cap, hd] as store_kv's rows [n, KV, hd].
+std::vector<float> cache_rows(const std::vector<float>& cache, int cap, int KV, int hd, int n) {
+    std::vector<float> rows(static_cast<size_t>(n) * KV * hd);
+    for (int h = 0; h < KV; h++)
+        for (int t = 0; t < n; t++)
+            std::copy_n(cache.begin() + (static_cast<size_t>(h) * cap + t) * hd, hd,
+                        rows.begin() + (static_cast<size_t>(t) * KV + h) * hd);
+    return rows;
+}
+
 /// KV caches of `cap` positions on the backend, in store_kv's layout for `bf16`, filled with NaN
 /// and then given positions 0 .. n_keys-1 of kc/vc ([KV, cap, hd] host) through store_kv, in
 /// blocks of `blk` positions (as a prefill, then decoding, stores them).
@@ -270,14 +280,7 @@ struct KvCaches {
         : k(be, std::vector<float>(be.kv_cache_floats(cap, KV, hd, bf16), NAN)),
           v(be, std::vector<float>(be.kv_cache_floats(cap, KV, hd, bf16), NAN)) {
         if (n_keys <= 0) return;
-        std::vector<float> kr(static_cast<size_t>(n_keys) * KV * hd), vr(kr.size());
-        for (int h = 0; h < KV; h++)
-            for (int t = 0; t < n_keys; t++)
-                for (int d = 0; d < hd; d++) {
-                    kr[(static_cast<size_t>(t) * KV + h) * hd + d] = kc[(static_cast<size_t>(h) * cap + t) * hd + d];
-                    vr[(static_cast<size_t>(t) * KV + h) * hd + d] = vc[(static_cast<size_t>(h) * cap + t) * hd + d];
-                }
-        Buf kb(be, kr), vb(be, vr);
+        Buf kb(be, cache_rows(kc, cap, KV, hd, n_keys)), vb(be, cache_rows(vc, cap, KV, hd, n_keys));
         for (int b = 0; b < n_keys; b += blk) {
             const size_t off = static_cast<size_t>(b) * KV * hd;
             be.store_kv(kb.get() + off, KV * hd, vb.get() + off, KV * hd, std::min(blk, n_keys - b), b, k.get(), v.get(),
@@ -389,15 +392,9 @@ TEST_P(BackendOps, AttentionAfterTruncationAndDecoding) {
     cpu::ref::attention(q.data(), H * hd, L, 0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, ref.data(), H * hd, 0);
     for (bool bf16 : {false, true}) {
         KvCaches kv(be(), k_old, v_old, cap, KV, hd, first, bf16, 64);  // positions 0 .. first-1, old values
-        // Rows of the new keys/values for positions cut .. L-1.
-        std::vector<float> kr(static_cast<size_t>(L) * KV * hd), vr(kr.size());
-        for (int h = 0; h < KV; h++)
-            for (int t = 0; t < L; t++)
-                for (int d = 0; d < hd; d++) {
-                    kr[(static_cast<size_t>(t) * KV + h) * hd + d] = kc[(static_cast<size_t>(h) * cap + t) * hd + d];
-                    vr[(static_cast<size_t>(t) * KV + h) * hd + d] = vc[(static_cast<size_t>(h) * cap + t) * hd + d];
-                }
-        Buf kb(be(), kr), vb(be(), vr), qb(be(), q), ob(be(), q.size());
+        // Rows of the new keys/values (positions cut .. L-1 are stored from them).
+        Buf kb(be(), cache_rows(kc, cap, KV, hd, L)), vb(be(), cache_rows(vc, cap, KV, hd, L)), qb(be(), q),
+            ob(be(), q.size());
         auto store = [&](int p0, int n) {
             const size_t off = static_cast<size_t>(p0) * KV * hd;
             be().store_kv(kb.get() + off, KV * hd, vb.get() + off, KV * hd, n, p0, kv.k.get(), kv.v.get(), cap, KV, hd,
