@@ -14,6 +14,7 @@
 #include <ctime>
 #include <vector>
 
+#include "backend/cpu/aligned_buf.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/peak.h"
 
@@ -145,6 +146,8 @@ int main(int argc, char** argv) {
     auto pct = [](double v, double p) { return p > 0 ? 100.0 * v / p : 0.0; };
 
     if (only.empty() || only == "gemm") {
+        // Decoding streams the weights once per token: its ceiling is the read bandwidth.
+        std::printf("read bandwidth:          %7.1f GB/s on %d threads\n", cpu::measure_read_bandwidth_gbs(nt), nt);
         // TinyLlama-1.1B projections (y = x · Wᵀ, W [n, k]) for a block of `rows` tokens.
         const Shape shapes[] = {{"qkv", 2560, 2048}, {"o_proj", 2048, 2048}, {"gate_up", 11264, 2048},
                                 {"down", 2048, 5632}, {"lm_head", 32000, 2048}};
@@ -200,21 +203,43 @@ int main(int argc, char** argv) {
                 const int n = std::min(rows, ctx - p0);
                 flops += 4.0 * hd * H * (static_cast<double>(n) * p0 + 0.5 * n * (n + 1));
             }
-            double t = median_time(std::max(1, reps / 2), [&] {
-                for (int p0 = 0; p0 < ctx; p0 += rows) {
-                    const int n = std::min(rows, ctx - p0);
+            // f32 products, then (where the CPU has AVX512_BF16) bf16 products on the bf16 KV cache
+            // (as a bf16 model runs them) against the vdpbf16ps peak.
+            rb::cpu::AlignedBuf<float> kbuf, vbuf;  // the cache is 64-byte aligned (as the backend allocates it)
+            float *kb = nullptr, *vb = nullptr;
+            if (cpu::attention_bf16_available(hd)) {
+                kb = kbuf.get(cpu::attention_bf16_cache_floats(ctx, KV, hd));
+                vb = vbuf.get(cpu::attention_bf16_cache_floats(ctx, KV, hd));
+                std::vector<float> krows(static_cast<size_t>(ctx) * KV * hd), vrows(krows.size());
+                for (int g = 0; g < KV; g++)
+                    for (int p = 0; p < ctx; p++)
+                        for (int c = 0; c < hd; c++) {
+                            krows[(static_cast<size_t>(p) * KV + g) * hd + c] = kc[(static_cast<size_t>(g) * ctx + p) * hd + c];
+                            vrows[(static_cast<size_t>(p) * KV + g) * hd + c] = vc[(static_cast<size_t>(g) * ctx + p) * hd + c];
+                        }
+                cpu::store_kv_bf16(krows.data(), KV * hd, vrows.data(), KV * hd, ctx, 0, kb, vb, ctx, KV, hd);
+            }
+            auto run = [&](bool bf16, int n, int p0) {
+                if (bf16)
+                    cpu::attention_bf16_cache(q.data(), H * hd, n, p0, kb, vb, ctx, H, KV, hd, scale, out.data(),
+                                              H * hd, pool);
+                else
                     cpu::attention(q.data(), H * hd, n, p0, kc.data(), vc.data(), ctx, H, KV, hd, scale, out.data(), H * hd, pool);
-                }
-            });
-            const double gf = flops / t / 1e9;
-            std::printf("attention ctx=%-5d (blocks of %d) %8.1f ms  %7.1f GFLOP/s  %5.1f%% of FMA peak\n", ctx, rows, t * 1e3, gf,
-                        pct(gf, fma_peak));
-            // Decode: one query at the end of the context.
-            double td = median_time(std::max(reps, 5), [&] {
-                cpu::attention(q.data(), H * hd, 1, ctx - 1, kc.data(), vc.data(), ctx, H, KV, hd, scale, out.data(), H * hd, pool);
-            });
-            std::printf("attention decode at ctx=%-5d      %8.3f ms  %7.1f GB/s of K/V\n", ctx, td * 1e3,
-                        2.0 * KV * ctx * hd * 4 / td / 1e9);
+            };
+            for (bool bf16 : {false, true}) {
+                if (bf16 && !kb) continue;
+                const char* dt = bf16 ? "bf16" : "f32 ";
+                double t = median_time(std::max(1, reps / 2), [&] {
+                    for (int p0 = 0; p0 < ctx; p0 += rows) run(bf16, std::min(rows, ctx - p0), p0);
+                });
+                const double gf = flops / t / 1e9;
+                std::printf("attention %s ctx=%-5d (blocks of %d) %8.1f ms  %7.1f GFLOP/s  %5.1f%% of %s peak\n", dt, ctx, rows,
+                            t * 1e3, gf, pct(gf, bf16 ? bf16_peak : fma_peak), bf16 ? "dpbf16" : "FMA");
+                // Decode: one query at the end of the context.
+                double td = median_time(std::max(reps, 5), [&] { run(bf16, 1, ctx - 1); });
+                std::printf("attention %s decode at ctx=%-5d      %8.3f ms  %7.1f GB/s of K/V\n", dt, ctx, td * 1e3,
+                            2.0 * KV * ctx * hd * (bf16 ? 2 : 4) / td / 1e9);
+            }
         }
     }
     return 0;

@@ -69,8 +69,9 @@ public:
                       const float* cos, const float* sin) = 0;
 
     /// Causal GQA attention for n queries at positions pos0 .. pos0+n-1.
-    /// q [n, H, hd] (row stride ldq), k_cache/v_cache [KV, cap, hd] hold keys/values for
-    /// positions 0 .. pos0+n-1. out [n, H, hd] (row stride ldo). scale = 1/sqrt(hd).
+    /// q [n, H, hd] (row stride ldq), k_cache/v_cache hold keys/values for positions
+    /// 0 .. pos0+n-1, written by store_kv with the same `bf16` (layout: see store_kv).
+    /// out [n, H, hd] (row stride ldo). scale = 1/sqrt(hd).
     /// Memory does not grow with n × positions (online softmax over key tiles).
     /// `bf16`: the model runs in bf16; the backend may take its products in bf16 (inputs
     /// rounded to bf16, f32 accumulation and softmax), as bf16 frameworks do.
@@ -80,9 +81,20 @@ public:
                            int cap, int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo,
                            bool bf16, int window) = 0;
 
-    /// Writes k/v rows [n, KV, hd] (row strides ldk, ldv) into caches [KV, cap, hd] at pos0.
+    /// Writes k/v rows [n, KV, hd] (row strides ldk, ldv) into the caches at positions pos0 ..
+    /// pos0+n-1. Caches are backend buffers of kv_cache_floats(cap, KV, hd, bf16) floats each.
+    /// bf16 = false: the layout is [KV, cap, hd] f32 (a copy). bf16 = true (the model runs in
+    /// bf16, as attention's flag): the backend may keep its own layout (cpu with AVX512_BF16:
+    /// bf16 tiles, see cpu/kernels.h), read only by attention(..., bf16 = true); positions are then
+    /// stored in order from 0 (a session may store again from an earlier position).
     virtual void store_kv(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache,
-                          float* v_cache, int cap, int n_kv_heads, int head_dim) = 0;
+                          float* v_cache, int cap, int n_kv_heads, int head_dim, bool bf16) = 0;
+
+    /// Floats of each of the two KV caches store_kv(..., bf16) fills for `cap` positions.
+    virtual size_t kv_cache_floats(int cap, int n_kv_heads, int head_dim, bool bf16) const {
+        (void)bf16;
+        return static_cast<size_t>(n_kv_heads) * cap * head_dim;
+    }
 
     /// out[n, I] = silu(gu[:, :I]) * gu[:, I:]   (gu [n, 2I], gate first)
     virtual void swiglu(const float* gu, float* out, int n, int inter) = 0;

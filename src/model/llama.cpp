@@ -172,7 +172,8 @@ std::unique_ptr<Session> LlamaModel::new_session(int capacity, const RopeConfig&
 Session::Session(const LlamaModel& m, int capacity, const RopeConfig& rope)
     : m_model(m), m_be(m.backend()), m_cap(capacity), m_rope_state(rope) {
     const auto& c = m.config();
-    size_t per = static_cast<size_t>(c.num_kv_heads) * capacity * c.head_dim;
+    const size_t per = m_be.kv_cache_floats(capacity, c.num_kv_heads, c.head_dim,
+                                            m.weight_type() == backend::WeightType::bf16);
     try {
         for (int l = 0; l < c.num_layers; l++) {
             m_k.push_back(m_be.alloc(per));
@@ -287,7 +288,8 @@ void LlamaModel::forward_with_rope_len(Session& s, int rope_len, const int* toke
                       s.m_sin + static_cast<size_t>(b) * half);
             m_be.rope(k, t, qkv_dim, KV, hd, rot, s.m_cos + static_cast<size_t>(b) * half,
                       s.m_sin + static_cast<size_t>(b) * half);
-            m_be.store_kv(k, qkv_dim, v, qkv_dim, t, pos0 + b, s.m_k[l], s.m_v[l], s.m_cap, KV, hd);
+            m_be.store_kv(k, qkv_dim, v, qkv_dim, t, pos0 + b, s.m_k[l], s.m_v[l], s.m_cap, KV, hd,
+                          m_wtype == backend::WeightType::bf16);
             auto tb = Clock::now();
             m_stats.projections += std::chrono::duration<double>(tb - ta).count();
             m_be.attention(q, qkv_dim, t, pos0 + b, s.m_k[l], s.m_v[l], s.m_cap, H, KV, hd, scale, s.m_att, H * hd,

@@ -55,7 +55,7 @@ private:
     int m_pos = 0;
     RopeState m_rope_state;
     RopeTables m_last_rope;
-    std::vector<float*> m_k, m_v;  // per layer: [KV, cap, hd] backend buffers
+    std::vector<float*> m_k, m_v;  // per layer: KV caches (backend buffers, Backend::store_kv's layout)
     // Scratch (backend buffers) sized for m_scratch_n rows.
     int m_scratch_n = 0;
     float *m_x = nullptr, *m_xn = nullptr, *m_qkv = nullptr, *m_att = nullptr, *m_tmp = nullptr, *m_gu = nullptr,

@@ -4,7 +4,12 @@
 // accumulation, on Q, K, V and P rounded to bf16 (round to nearest even):
 //   S[6, 64]  = Q2[6, hd/2] · Kt2            Kt2 [hd/2][64]: pairs (K[j][2c], K[j][2c+1])
 //   O[6, hd] += P2[6, 32] · V2               V2 [32][hd]: pairs (V[2p][c], V[2p+1][c])
-// The scores, the softmax and O stay f32. Requires an even head_dim (attention.cpp checks).
+// K and V are read from the bf16 tile cache (kernels.h, detail::bf16 cache layout), which
+// store_kv_bf16 below writes once per key, so no tile is converted again per query block.
+// The scores, the softmax and O stay f32. The softmax works in base 2 with the scale folded
+// into one FMA (p = 2^(s·scale·log2 e - m)), keeps the running sums as 16-lane vectors (one
+// horizontal sum per row at the end) and computes the M rows' corrections in one vector
+// exp2, without a library call inside the register block. Requires an even head_dim.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -24,6 +29,24 @@ constexpr int k_mr = 6;            // query rows per register block
 
 
 
+// 2^x for x <= ~0 (the softmax's shifted scores; -inf and x < -150 give 0): 2^n · 2^r with
+// n = round(x), |r| <= 1/2, a degree-5 polynomial (least squares in relative error on Chebyshev
+// nodes, coefficients rounded to f32; evaluated in f32 its relative error is < 2.3e-7 on a 2e5-point
+// grid of [-1/2, 1/2], next to the 2^-9 of P's rounding to bf16), vscalefps applies 2^n (underflow
+// to 0). The attention tests check the kernel against the double reference.
+inline __m512 exp2_nonpos(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-150.f));
+    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 r = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_set1_ps(0.0013266970636323094f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.009675459936261177f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.05550742521882057f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.24022121727466583f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.6931469440460205f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0000001192092896f));
+    return _mm512_scalef_ps(p, n);
+}
+
 // One row of n f32 values -> n/2 bf16 pairs (dst[c] = bf16(x[2c]) | bf16(x[2c+1]) << 16), n even.
 inline void to_pairs(const float* x, int n, uint32_t* dst) {
     for (int c0 = 0; c0 < n; c0 += 32) {
@@ -37,12 +60,13 @@ struct Ctx {
     const AttnTask* t;
     int hp;              // head_dim / 2
     int hdp;             // head_dim rounded up to 16 (row stride of O and V2)
+    float c2;            // scale · log2(e)
     const uint32_t* q2;  // [R][hp]
     const uint32_t* kt;  // [hp][k_bk] of the current key tile
     const uint32_t* v2;  // [k_bk/2][hdp] of the current key tile
     float* o;            // [R][hdp]
-    float* m;            // [R] running max
-    float* l;            // [R] running sum
+    float* m;            // [R] running max of s·c2 (-inf before the first visible key)
+    float* l;            // [R][16] running sums, lane-wise
     uint32_t* p2;        // [k_mr][k_bk/2]
 };
 
@@ -75,44 +99,48 @@ void block(const Ctx& x, int r0, int t0, int nk) {
             s[i][3] = _mm512_dpbf16_ps(s[i][3], a, k3);
         }
     }
-    const __m512 scale = _mm512_set1_ps(t.scale);
+    // Row maxima of the visible scores (masked lanes: -inf; unread cache lanes never count).
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
-    float corr[M];
+    __mmask16 mk[M][4];
+    alignas(64) float tmax[16];
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
-        const int r = r0 + i;
         const int valid = std::clamp(lim[i] - t0 + 1, 0, nk);  // keys t0 .. t0+valid-1 are not in the future
         const int below = std::clamp(lo[i] - t0, 0, nk);          // keys t0 .. t0+below-1 are out of the window
-        __mmask16 mk[4];
-        __m512 z[4];
-        for (int v = 0; v < 4; v++) {
-            mk[v] = count_mask(valid - 16 * v) & static_cast<__mmask16>(~count_mask(below - 16 * v));
-            z[v] = _mm512_mask_mul_ps(ninf, mk[v], s[i][v], scale);
-        }
-        const float tmax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(z[0], z[1]), _mm512_max_ps(z[2], z[3])));
-        const float m_old = x.m[r];
-        const float m_new = std::max(m_old, tmax);
-        uint32_t* p2 = x.p2 + i * (k_bk / 2);
-        if (valid <= below || m_new == -INFINITY) {
-            corr[i] = 1.f;
-            _mm512_store_si512(p2, _mm512_setzero_si512());
-            _mm512_store_si512(p2 + 16, _mm512_setzero_si512());
-            continue;
-        }
-        corr[i] = m_old == -INFINITY ? 0.f : std::exp(m_old - m_new);
-        const __m512 mn = _mm512_set1_ps(m_new);
-        __m512 sum = _mm512_setzero_ps();
+        for (int v = 0; v < 4; v++)
+            mk[i][v] = count_mask(valid - 16 * v) & static_cast<__mmask16>(~count_mask(below - 16 * v));
+        __m512 mx = _mm512_mask_mov_ps(ninf, mk[i][0], s[i][0]);
+        for (int v = 1; v < 4; v++) mx = _mm512_mask_max_ps(mx, mk[i][v], mx, s[i][v]);
+        tmax[i] = _mm512_reduce_max_ps(mx);
+    }
+    // New maxima (in units of s·c2, c2 > 0 keeps the order) and the corrections 2^(m_old - m_new)
+    // of the M rows in one vector: 0 where the row had no visible key yet, 1 where it still has none.
+    const __m512 c2 = _mm512_set1_ps(x.c2);
+    const __mmask16 rows = count_mask(M);
+    const __m512 m_old = _mm512_maskz_loadu_ps(rows, x.m + r0);
+    const __m512 m_new = _mm512_max_ps(m_old, _mm512_mul_ps(_mm512_load_ps(tmax), c2));
+    __m512 corr = exp2_nonpos(_mm512_sub_ps(m_old, m_new));
+    corr = _mm512_mask_mov_ps(corr, _mm512_cmp_ps_mask(m_old, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
+    corr = _mm512_mask_mov_ps(corr, _mm512_cmp_ps_mask(m_new, ninf, _CMP_EQ_OQ), _mm512_set1_ps(1.f));
+    _mm512_mask_storeu_ps(x.m + r0, rows, m_new);
+    alignas(64) float corr_a[16], mn_a[16];
+    _mm512_store_ps(corr_a, corr);
+    _mm512_store_ps(mn_a, m_new);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; i++) {
+        // p = 2^(s·c2 - m_new) on the visible lanes, 0 elsewhere (also for rows with none visible).
+        const __m512 mn = _mm512_set1_ps(mn_a[i]);
         __m512 pv[4];
-        for (int v = 0; v < 4; v++) {
-            pv[v] = _mm512_maskz_mov_ps(mk[v], exp512(_mm512_sub_ps(z[v], mn)));
-            sum = _mm512_add_ps(sum, pv[v]);
-        }
-        // P as key pairs; the running sum uses the f32 values (the rounding of P to bf16 is
+        for (int v = 0; v < 4; v++)
+            pv[v] = _mm512_maskz_mov_ps(mk[i][v], exp2_nonpos(_mm512_fmsub_ps(s[i][v], c2, mn)));
+        // P as key pairs; the running sums use the f32 values (the rounding of P to bf16 is
         // the only change against the f32 kernel, |δp| <= 2^-9 p).
+        uint32_t* p2 = x.p2 + i * (k_bk / 2);
         _mm512_store_si512(p2, (__m512i)_mm512_cvtne2ps_pbh(pv[1], pv[0]));
         _mm512_store_si512(p2 + 16, (__m512i)_mm512_cvtne2ps_pbh(pv[3], pv[2]));
-        x.l[r] = x.l[r] * corr[i] + _mm512_reduce_add_ps(sum);
-        x.m[r] = m_new;
+        float* lrow = x.l + static_cast<size_t>(r0 + i) * 16;
+        const __m512 sum = _mm512_add_ps(_mm512_add_ps(pv[0], pv[1]), _mm512_add_ps(pv[2], pv[3]));
+        _mm512_store_ps(lrow, _mm512_fmadd_ps(_mm512_load_ps(lrow), _mm512_set1_ps(corr_a[i]), sum));
     }
     const int jmax = std::clamp(lim[M - 1] - t0 + 1, 0, nk);
     const int jpmax = (jmax + 1) / 2;
@@ -122,7 +150,7 @@ void block(const Ctx& x, int r0, int t0, int nk) {
         __m512 acc[M][4];
 #pragma GCC unroll 8
         for (int i = 0; i < M; i++) {
-            const __m512 cr = _mm512_set1_ps(corr[i]);
+            const __m512 cr = _mm512_set1_ps(corr_a[i]);
             float* orow = x.o + static_cast<size_t>(r0 + i) * x.hdp + cv0;
             for (int v = 0; v < 4; v++)
                 acc[i][v] = vm[v] ? _mm512_mul_ps(cr, _mm512_load_ps(orow + 16 * v)) : _mm512_setzero_ps();
@@ -151,55 +179,39 @@ void block(const Ctx& x, int r0, int t0, int nk) {
     }
 }
 
-// V2[p][c] = bf16(V[t0+2p][c]) | bf16(V[t0+2p+1][c]) << 16 for the nk keys of the tile (zero past them).
-void pack_v_tile(const float* v, int nk, int hd, int hdp, uint32_t* dst) {
-    alignas(64) static const uint16_t k_idx[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                                  8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-    const __m512i idx = _mm512_load_si512(k_idx);
-    for (int p = 0; p < k_bk / 2; p++) {
-        const int j0 = 2 * p, j1 = 2 * p + 1;
-        for (int c0 = 0; c0 < hdp; c0 += 16) {
-            const __mmask16 cm = count_mask(hd - c0);
-            const __m512 a = j0 < nk ? _mm512_maskz_loadu_ps(cm, v + static_cast<size_t>(j0) * hd + c0) : _mm512_setzero_ps();
-            const __m512 b = j1 < nk ? _mm512_maskz_loadu_ps(cm, v + static_cast<size_t>(j1) * hd + c0) : _mm512_setzero_ps();
-            const __m512i ab = _mm512_inserti64x4(_mm512_castsi256_si512((__m256i)_mm512_cvtneps_pbh(a)),
-                                                  (__m256i)_mm512_cvtneps_pbh(b), 1);
-            _mm512_store_si512(dst + static_cast<size_t>(p) * hdp + c0, _mm512_permutexvar_epi16(idx, ab));
-        }
-    }
-}
-
 void task(const AttnTask& t) {
-    static thread_local AlignedBuf<uint32_t> q_buf, v_buf, p2_buf;
-    static thread_local AlignedBuf<float> o_buf, m_buf, l_buf;
+    static thread_local AlignedBuf<uint32_t> q_buf, p2_buf;
+    static thread_local AlignedBuf<float> o_buf, m_buf, l_buf, lsum_buf;
     const int hd = t.head_dim;
     const int R = t.n_pos * t.group;
     Ctx x;
     x.t = &t;
     x.hp = hd / 2;
-    x.hdp = (hd + 15) / 16 * 16;
+    x.hdp = bf16_cache_hdp(hd);
+    x.c2 = t.scale * 1.44269504088896341f;
     uint32_t* q2 = q_buf.get(static_cast<size_t>(R) * x.hp + 16);
     for (int r = 0; r < R; r++)
         to_pairs(t.q + static_cast<size_t>(r / t.group) * t.ldq + static_cast<size_t>(r % t.group) * hd, hd,
                  q2 + static_cast<size_t>(r) * x.hp);
     x.q2 = q2;
-    uint32_t* v2 = v_buf.get(static_cast<size_t>(k_bk / 2) * x.hdp);
-    x.v2 = v2;
     x.o = o_buf.get(static_cast<size_t>(R) * x.hdp);
-    x.m = m_buf.get(R);
-    x.l = l_buf.get(R);
+    x.m = m_buf.get(R + 16);
+    x.l = l_buf.get(static_cast<size_t>(R) * 16);
     x.p2 = p2_buf.get(k_mr * k_bk / 2);
     std::fill(x.o, x.o + static_cast<size_t>(R) * x.hdp, 0.f);
     std::fill(x.m, x.m + R, -INFINITY);
-    std::fill(x.l, x.l + R, 0.f);
+    std::fill(x.l, x.l + static_cast<size_t>(R) * 16, 0.f);
 
+    const auto* kc = reinterpret_cast<const uint32_t*>(t.kt);
+    const auto* vc = reinterpret_cast<const uint32_t*>(t.v);
+    const size_t tile_u32 = bf16_cache_tile_u32(hd);
     const int last = t.pos_first + t.n_pos - 1;
     // Sliding window: tiles wholly before the first query's window hold no visible key.
     const int first = attention_first_key(t, t.pos_first) / k_bk * k_bk;
     for (int t0 = first; t0 <= last; t0 += k_bk) {
         const int nk = std::min(k_bk, last + 1 - t0);
-        x.kt = reinterpret_cast<const uint32_t*>(t.kt) + static_cast<size_t>(t0 / k_bk) * x.hp * k_bk;
-        pack_v_tile(t.v + static_cast<size_t>(t0) * hd, nk, hd, x.hdp, v2);
+        x.kt = kc + static_cast<size_t>(t0 / k_bk) * tile_u32;
+        x.v2 = vc + static_cast<size_t>(t0 / k_bk) * tile_u32;
         for (int r0 = 0; r0 < R; r0 += k_mr) {
             const int rows = std::min(k_mr, R - r0);
             if (t.pos_first + (r0 + rows - 1) / t.group < t0) continue;
@@ -214,22 +226,52 @@ void task(const AttnTask& t) {
             }
         }
     }
-    attention_write_out(t, R, x.o, x.hdp, x.l);
+    float* lsum = lsum_buf.get(R);
+    for (int r = 0; r < R; r++) lsum[r] = _mm512_reduce_add_ps(_mm512_load_ps(x.l + static_cast<size_t>(r) * 16));
+    attention_write_out(t, R, x.o, x.hdp, lsum);
 }
 
-// K tile -> bf16 pairs per key row, then the 32-bit transpose of attention_avx512.cpp:
-// dst [hd/2][k_bk] of pairs (bits stored in a float array).
-void transpose_tile_bf16(const float* k, int nk, int hd, float* dst) {
-    static thread_local AlignedBuf<uint32_t> rows;
-    const int hp = hd / 2;
-    uint32_t* tmp = rows.get(static_cast<size_t>(k_bk) * hp + 16);
-    for (int j = 0; j < nk; j++) to_pairs(k + static_cast<size_t>(j) * hd, hd, tmp + static_cast<size_t>(j) * hp);
-    attention_transpose_avx512()(reinterpret_cast<const float*>(tmp), nk, hp, dst);
+// Writes key/value rows p = pos0 .. pos0+n-1 of one KV head into its tiles (layout in kernels.h);
+// zeroes a tile when its first key is stored, so lanes past the last stored key hold zeros.
+void store_head(const float* k, int ldk, const float* v, int ldv, int n, int pos0, uint32_t* kc, uint32_t* vc, int hd) {
+    const int hdp = bf16_cache_hdp(hd);
+    const size_t tile_u32 = bf16_cache_tile_u32(hd);
+    alignas(64) uint32_t kp[128];
+    alignas(64) uint16_t vb[256];
+    for (int i = 0; i < n; i++) {
+        const int p = pos0 + i, j = p % k_bk;
+        uint32_t* kt = kc + static_cast<size_t>(p / k_bk) * tile_u32;
+        auto* vt = reinterpret_cast<uint16_t*>(vc + static_cast<size_t>(p / k_bk) * tile_u32);
+        if (j == 0) {
+            std::fill(kt, kt + tile_u32, 0u);
+            std::fill(vt, vt + 2 * tile_u32, uint16_t(0));
+        }
+        const float* kr = k + static_cast<size_t>(i) * ldk;
+        const float* vr = v + static_cast<size_t>(i) * ldv;
+        for (int c0 = 0; c0 < hd; c0 += 256) {
+            const int w = std::min(256, hd - c0);
+            to_pairs(kr + c0, w, kp);
+            for (int c = 0; c < w / 2; c++) kt[static_cast<size_t>(c0 / 2 + c) * k_bk + j] = kp[c];
+            for (int c = 0; c < w; c += 16)
+                _mm256_store_si256(reinterpret_cast<__m256i*>(vb + c),
+                                   (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(count_mask(w - c), vr + c0 + c)));
+            uint16_t* vrow = vt + static_cast<size_t>(j / 2) * hdp * 2 + (j & 1);
+            for (int c = 0; c < w; c++) vrow[static_cast<size_t>(c0 + c) * 2] = vb[c];
+        }
+    }
 }
 
 }  // namespace
 
 AttnFn attention_kernel_avx512bf16() { return task; }
-AttnTransposeFn attention_transpose_avx512bf16() { return transpose_tile_bf16; }
+
+void store_kv_bf16_avx512bf16(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache,
+                              float* v_cache, int cap, int n_kv_heads, int head_dim) {
+    const size_t head = bf16_cache_head_floats(cap, head_dim);
+    for (int g = 0; g < n_kv_heads; g++)
+        store_head(k + static_cast<size_t>(g) * head_dim, ldk, v + static_cast<size_t>(g) * head_dim, ldv, n, pos0,
+                   reinterpret_cast<uint32_t*>(k_cache + g * head), reinterpret_cast<uint32_t*>(v_cache + g * head),
+                   head_dim);
+}
 
 }  // namespace rb::cpu::detail

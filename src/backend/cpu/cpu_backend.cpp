@@ -92,15 +92,32 @@ public:
         });
     }
 
+    // bf16 models keep their KV cache in the bf16 attention kernel's tile layout (cpu/kernels.h),
+    // where the CPU has that kernel (the ISA level must not change while a session lives).
+    static bool bf16_cache(bool bf16, int head_dim) { return bf16 && cpu::attention_bf16_available(head_dim); }
+
     void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
                    int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, bool bf16,
                    int window) override {
-        cpu::attention(q, ldq, n, pos0, k_cache, v_cache, cap, n_heads, n_kv_heads, head_dim, scale, out, ldo,
-                       m_pool, bf16, window);
+        if (bf16_cache(bf16, head_dim))
+            cpu::attention_bf16_cache(q, ldq, n, pos0, k_cache, v_cache, cap, n_heads, n_kv_heads, head_dim, scale,
+                                      out, ldo, m_pool, window);
+        else
+            cpu::attention(q, ldq, n, pos0, k_cache, v_cache, cap, n_heads, n_kv_heads, head_dim, scale, out, ldo,
+                           m_pool, bf16, window);
+    }
+
+    size_t kv_cache_floats(int cap, int n_kv_heads, int head_dim, bool bf16) const override {
+        return bf16_cache(bf16, head_dim) ? cpu::attention_bf16_cache_floats(cap, n_kv_heads, head_dim)
+                                          : static_cast<size_t>(n_kv_heads) * cap * head_dim;
     }
 
     void store_kv(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache, float* v_cache,
-                  int cap, int n_kv_heads, int head_dim) override {
+                  int cap, int n_kv_heads, int head_dim, bool bf16) override {
+        if (bf16_cache(bf16, head_dim)) {
+            cpu::store_kv_bf16(k, ldk, v, ldv, n, pos0, k_cache, v_cache, cap, n_kv_heads, head_dim);
+            return;
+        }
         for (int h = 0; h < n_kv_heads; h++)
             for (int i = 0; i < n; i++) {
                 size_t dst = (static_cast<size_t>(h) * cap + pos0 + i) * head_dim;

@@ -47,6 +47,23 @@ void attention(const float* q, int ldq, int n, int pos0, const float* k_cache, c
 /// True when attention(..., bf16 = true) takes the bf16 path (for tests and the benchmark).
 bool attention_bf16_available(int head_dim);
 
+// ---- the bf16 KV cache (where attention_bf16_available): keys and values stored once, rounded to
+// bf16, in the layout the bf16 attention kernel reads (detail::bf16 cache layout below), so no
+// call converts or transposes the cache again. Used by the cpu backend for bf16 models. ----
+
+/// Floats to allocate for each of k_cache and v_cache (64-byte aligned): n_kv_heads × bf16_cache_head_floats.
+size_t attention_bf16_cache_floats(int cap, int n_kv_heads, int head_dim);
+/// store_kv into the bf16 cache: k/v rows [n, KV, hd] (row strides ldk, ldv) at positions
+/// pos0 .. pos0+n-1. Positions must be stored in order from 0 (any block sizes; storing again
+/// from an earlier position, as a truncated session does, is fine): storing a tile's first key
+/// zeroes the tile, so the lanes the kernel reads past the last stored key are zeros.
+void store_kv_bf16(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache, float* v_cache,
+                   int cap, int n_kv_heads, int head_dim);
+/// attention(..., bf16 = true) on caches written by store_kv_bf16 (same results bit for bit).
+void attention_bf16_cache(const float* q, int ldq, int n, int pos0, const float* k_cache, const float* v_cache, int cap,
+                          int n_heads, int n_kv_heads, int head_dim, float scale, float* out, int ldo, ThreadPool& pool,
+                          int window = 0);
+
 // ---- GEMM epilogues (gemm_epilogue*.cpp): the elementwise passes after the MLP and LM-head GEMMs,
 // vectorised at AVX-512 with a polynomial exp (relative error < 2e-7), scalar otherwise ----
 
@@ -139,7 +156,8 @@ struct AttnTask {
     const float* v;        // [cap, hd] values
     const float* kt;       // keys of this KV head transposed per tile of k_attn_tile keys:
                            // tile j at kt + j*hd*k_attn_tile, [hd][k_attn_tile] (zero past the last key);
-                           // only set for kernels that ask for it (attention_wants_kt)
+                           // only set for kernels that ask for it (attention_wants_kt).
+                           // bf16 kernel: kt and v are this head's bf16 cache tiles (layout below)
     int head_dim;
     float scale;
     float* out;            // element (i, h, c) at out[i*ldo + h*head_dim + c]
@@ -149,12 +167,25 @@ constexpr int k_attn_tile = 64;
 using AttnFn = void (*)(const AttnTask& t);
 AttnFn attention_kernel_avx2();
 AttnFn attention_kernel_avx512();
-AttnFn attention_kernel_avx512bf16();  // kt holds bf16 pairs [hd/2][k_attn_tile] (attention_transpose_avx512bf16)
+AttnFn attention_kernel_avx512bf16();  // kt, v: the head's bf16 cache tiles
 /// Transposes one tile of keys K[nk, hd] (row stride hd, nk <= k_attn_tile) into
 /// dst [hd][k_attn_tile] (64-byte aligned), zero for keys >= nk.
 using AttnTransposeFn = void (*)(const float* k, int nk, int hd, float* dst);
 AttnTransposeFn attention_transpose_avx512();
-AttnTransposeFn attention_transpose_avx512bf16();
+
+/// bf16 cache layout: per KV head, tiles of k_attn_tile = 64 positions, tile_u32 = 32·hdp 32-bit
+/// words apart (hdp = head_dim rounded up to 16; 64-byte aligned), the same for keys and values:
+///   K tile: uint32 [hd/2][64]   word (c, j) = bf16(K[p][2c]) | bf16(K[p][2c+1]) << 16, j = p % 64
+///   V tile: uint32 [32][hdp]    word (j/2, c) holds bf16(V[p][c]) in its low half for even j,
+///                               in its high half for odd j
+/// (the operands of vdpbf16ps for Q·Kᵀ and P·V). Rounding: vcvtne2ps2bf16 (nearest even).
+inline int bf16_cache_hdp(int hd) { return (hd + 15) / 16 * 16; }
+inline size_t bf16_cache_tile_u32(int hd) { return static_cast<size_t>(k_attn_tile / 2) * bf16_cache_hdp(hd); }
+inline size_t bf16_cache_head_floats(int cap, int hd) {
+    return static_cast<size_t>((cap + k_attn_tile - 1) / k_attn_tile) * bf16_cache_tile_u32(hd);
+}
+void store_kv_bf16_avx512bf16(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache,
+                              float* v_cache, int cap, int n_kv_heads, int head_dim);
 
 // Epilogue rows (gemm_epilogue_avx512.cpp); rows [b, e).
 void swiglu_rows_avx512(const float* gu, float* out, size_t b, size_t e, int inter);

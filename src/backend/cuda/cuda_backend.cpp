@@ -207,8 +207,9 @@ public:
         RB_CUDA(cudaGetLastError());
     }
 
+    // One layout ([KV, cap, hd] f32) for both `bf16` values: the bf16 attention rounds as it loads.
     void store_kv(const float* k, int ldk, const float* v, int ldv, int n, int pos0, float* k_cache, float* v_cache,
-                  int cap, int n_kv_heads, int head_dim) override {
+                  int cap, int n_kv_heads, int head_dim, bool /*bf16*/) override {
         launch_store_kv(k, ldk, v, ldv, n, pos0, k_cache, v_cache, cap, n_kv_heads, head_dim, m_stream);
         RB_CUDA(cudaGetLastError());
     }

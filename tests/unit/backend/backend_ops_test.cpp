@@ -260,6 +260,35 @@ const AttnCase k_attn_cases[] = {
     {65, 130, 16, 4, 64, 129}, {7, 5, 4, 2, 6, 3},
 };
 
+/// Positions 0 .. n-1 of a host cache [KV, cap, hd] as store_kv's rows [n, KV, hd].
+std::vector<float> cache_rows(const std::vector<float>& cache, int cap, int KV, int hd, int n) {
+    std::vector<float> rows(static_cast<size_t>(n) * KV * hd);
+    for (int h = 0; h < KV; h++)
+        for (int t = 0; t < n; t++)
+            std::copy_n(cache.begin() + (static_cast<size_t>(h) * cap + t) * hd, hd,
+                        rows.begin() + (static_cast<size_t>(t) * KV + h) * hd);
+    return rows;
+}
+
+/// KV caches of `cap` positions on the backend, in store_kv's layout for `bf16`, filled with NaN
+/// and then given positions 0 .. n_keys-1 of kc/vc ([KV, cap, hd] host) through store_kv, in
+/// blocks of `blk` positions (as a prefill, then decoding, stores them).
+struct KvCaches {
+    Buf k, v;
+    KvCaches(Backend& be, const std::vector<float>& kc, const std::vector<float>& vc, int cap, int KV, int hd,
+             int n_keys, bool bf16, int blk)
+        : k(be, std::vector<float>(be.kv_cache_floats(cap, KV, hd, bf16), NAN)),
+          v(be, std::vector<float>(be.kv_cache_floats(cap, KV, hd, bf16), NAN)) {
+        if (n_keys <= 0) return;
+        Buf kb(be, cache_rows(kc, cap, KV, hd, n_keys)), vb(be, cache_rows(vc, cap, KV, hd, n_keys));
+        for (int b = 0; b < n_keys; b += blk) {
+            const size_t off = static_cast<size_t>(b) * KV * hd;
+            be.store_kv(kb.get() + off, KV * hd, vb.get() + off, KV * hd, std::min(blk, n_keys - b), b, k.get(), v.get(),
+                        cap, KV, hd, bf16);
+        }
+    }
+};
+
 void check_attention(Backend& be, const AttnCase& c, bool bf16) {
     const int cap = c.pos0 + c.n + 3;
     const int ldq = c.heads * c.head_dim + 2, ldo = c.heads * c.head_dim + 5;
@@ -281,9 +310,11 @@ void check_attention(Backend& be, const AttnCase& c, bool bf16) {
             }
     const float scale = 1.f / std::sqrt(static_cast<float>(c.head_dim));
     const float sentinel = -777.f;
-    Buf qb(be, q), kb(be, kc), vb(be, vc), ob(be, std::vector<float>(static_cast<size_t>(c.n) * ldo, sentinel));
-    be.attention(qb.get(), ldq, c.n, c.pos0, kb.get(), vb.get(), cap, c.heads, c.kv_heads, c.head_dim, scale, ob.get(),
-                 ldo, bf16, c.window);
+    // Keys stored through store_kv: the prompt's in blocks of 64, then this call's block.
+    const KvCaches kv(be, kc, vc, cap, c.kv_heads, c.head_dim, c.pos0 + c.n, bf16, c.pos0 > 0 ? 64 : c.n);
+    Buf qb(be, q), ob(be, std::vector<float>(static_cast<size_t>(c.n) * ldo, sentinel));
+    be.attention(qb.get(), ldq, c.n, c.pos0, kv.k.get(), kv.v.get(), cap, c.heads, c.kv_heads, c.head_dim, scale,
+                 ob.get(), ldo, bf16, c.window);
     const auto out = ob.host();
     std::vector<float> ref(out.size(), sentinel);
     cpu::ref::attention(q.data(), ldq, c.n, c.pos0, kc.data(), vc.data(), cap, c.heads, c.kv_heads, c.head_dim, scale,
@@ -319,16 +350,17 @@ TEST_P(BackendOps, AttentionLongPrefillInBlocks) {
     auto q = round_bf16(random_vec(static_cast<size_t>(L) * H * hd, 7, -3.f, 3.f));
     auto kc = round_bf16(random_vec(static_cast<size_t>(KV) * cap * hd, 8));
     auto vc = round_bf16(random_vec(static_cast<size_t>(KV) * cap * hd, 9));
-    Buf qb(be(), q), kb(be(), kc), vb(be(), vc), ob(be(), q.size());
+    Buf qb(be(), q), ob(be(), q.size());
     for (int window : {0, 300}) {
         std::vector<float> ref(q.size());
         cpu::ref::attention(q.data(), H * hd, L, 0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, ref.data(), H * hd,
                             window);
         for (bool bf16 : {false, true}) {
+            const KvCaches kv(be(), kc, vc, cap, KV, hd, L, bf16, blk);
             for (int b = 0; b < L; b += blk) {
                 const int t = std::min(blk, L - b);
-                be().attention(qb.get() + static_cast<size_t>(b) * H * hd, H * hd, t, b, kb.get(), vb.get(), cap, H,
-                               KV, hd, 0.125f, ob.get() + static_cast<size_t>(b) * H * hd, H * hd, bf16, window);
+                be().attention(qb.get() + static_cast<size_t>(b) * H * hd, H * hd, t, b, kv.k.get(), kv.v.get(), cap,
+                               H, KV, hd, 0.125f, ob.get() + static_cast<size_t>(b) * H * hd, H * hd, bf16, window);
             }
             const auto out = ob.host();
             for (size_t i = 0; i < out.size(); i++)  // tolerances of check_attention
@@ -336,6 +368,53 @@ TEST_P(BackendOps, AttentionLongPrefillInBlocks) {
                     << (bf16 ? "bf16" : "f32") << " window=" << window << " at position " << i / (H * hd)
                     << " element " << i % (H * hd);
         }
+    }
+}
+
+// A session truncated back to an earlier length (keys stored again from there, with other values,
+// as shared-prefix evaluation does): attention sees the new keys only, in both layouts. Then
+// decoding steps (one position per store_kv) across a tile boundary.
+TEST_P(BackendOps, AttentionAfterTruncationAndDecoding) {
+    const int H = 8, KV = 2, hd = 64, cap = 300, first = 200, cut = 130, L = 260;
+    auto q = round_bf16(random_vec(static_cast<size_t>(L) * H * hd, 17, -3.f, 3.f));
+    auto k_old = round_bf16(random_vec(static_cast<size_t>(KV) * cap * hd, 18));
+    auto v_old = round_bf16(random_vec(static_cast<size_t>(KV) * cap * hd, 19));
+    auto kc = round_bf16(random_vec(static_cast<size_t>(KV) * cap * hd, 20));
+    auto vc = round_bf16(random_vec(static_cast<size_t>(KV) * cap * hd, 21));
+    for (int h = 0; h < KV; h++)  // the same prefix 0 .. cut-1
+        for (int t = 0; t < cut; t++)
+            for (int d = 0; d < hd; d++) {
+                const size_t at = (static_cast<size_t>(h) * cap + t) * hd + d;
+                kc[at] = k_old[at];
+                vc[at] = v_old[at];
+            }
+    std::vector<float> ref(q.size());
+    cpu::ref::attention(q.data(), H * hd, L, 0, kc.data(), vc.data(), cap, H, KV, hd, 0.125f, ref.data(), H * hd, 0);
+    for (bool bf16 : {false, true}) {
+        KvCaches kv(be(), k_old, v_old, cap, KV, hd, first, bf16, 64);  // positions 0 .. first-1, old values
+        // Rows of the new keys/values (positions cut .. L-1 are stored from them).
+        Buf kb(be(), cache_rows(kc, cap, KV, hd, L)), vb(be(), cache_rows(vc, cap, KV, hd, L)), qb(be(), q),
+            ob(be(), q.size());
+        auto store = [&](int p0, int n) {
+            const size_t off = static_cast<size_t>(p0) * KV * hd;
+            be().store_kv(kb.get() + off, KV * hd, vb.get() + off, KV * hd, n, p0, kv.k.get(), kv.v.get(), cap, KV, hd,
+                          bf16);
+        };
+        auto attend = [&](int p0, int n) {
+            const size_t off = static_cast<size_t>(p0) * H * hd;
+            be().attention(qb.get() + off, H * hd, n, p0, kv.k.get(), kv.v.get(), cap, H, KV, hd, 0.125f,
+                           ob.get() + off, H * hd, bf16, 0);
+        };
+        store(cut, 50);  // truncated to `cut`: a block of 50 over the old keys
+        attend(cut, 50);
+        for (int p = cut + 50; p < L; p++) {  // decoding, past the old keys and the tile at 192
+            store(p, 1);
+            attend(p, 1);
+        }
+        const auto out = ob.host();
+        for (size_t i = static_cast<size_t>(cut) * H * hd; i < out.size(); i++)  // tolerances of check_attention
+            ASSERT_LE(std::fabs(static_cast<double>(out[i]) - ref[i]), bf16 ? 4e-3 : 5e-5 + 1e-4 * std::fabs(ref[i]))
+                << (bf16 ? "bf16" : "f32") << " at position " << i / (H * hd) << " element " << i % (H * hd);
     }
 }
 
@@ -347,7 +426,7 @@ TEST_P(BackendOps, StoreKv) {
     auto k = random_vec(static_cast<size_t>(n) * ldk, 70), v = random_vec(static_cast<size_t>(n) * ldv, 71);
     const std::vector<float> fill(static_cast<size_t>(KV) * cap * hd, -9.f);
     Buf kb(be(), k), vb(be(), v), kc(be(), fill), vc(be(), fill);
-    be().store_kv(kb.get(), ldk, vb.get(), ldv, n, pos0, kc.get(), vc.get(), cap, KV, hd);
+    be().store_kv(kb.get(), ldk, vb.get(), ldv, n, pos0, kc.get(), vc.get(), cap, KV, hd, false);
     const auto gk = kc.host(), gv = vc.host();
     for (int h = 0; h < KV; h++)
         for (int t = 0; t < cap; t++)

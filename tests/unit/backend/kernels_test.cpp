@@ -2,14 +2,17 @@
 // supports (force_isa), plus packing, determinism across thread counts and CPU detection.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cpu/aligned_buf.h"
 #include "backend/cpu/kernels.h"
 #include "common/test_util.h"
 #include "unit/backend/round_bf16.h"
@@ -272,6 +275,60 @@ TEST(Attention, Bf16PathMatchesReferenceOnRoundedInputs) {
         // (except for a single key, where P = 1 exactly).
         if (c.pos0 + c.n > 1) EXPECT_TRUE(differs) << "bf16 path gave the f32 kernel's bits: not taken?";
         std::printf("bf16 attention n=%d pos0=%d hd=%d: max |diff| vs reference %.2e\n", c.n, c.pos0, c.head_dim, worst);
+    }
+}
+
+// The bf16 KV cache (kernels.h, detail bf16 cache layout) word by word against its scalar
+// definition (f32_to_bf16, round to nearest even; inputs in [-1, 1] have no denormals, which
+// vcvtne2ps2bf16 would flush), stored in blocks and single positions as sessions do; the lanes
+// of the last tile past the stored keys are zero although the buffer started as NaN. Then
+// attention on that cache gives the bits of attention(..., bf16 = true) on the f32 cache.
+TEST(Attention, Bf16CacheLayoutAndSameBitsAsF32CacheEntry) {
+    if (!cpu::attention_bf16_available(64)) GTEST_SKIP() << "this CPU has no AVX512_BF16";
+    for (int hd : {6, 64, 80}) {
+        const int KV = 2, H = 4, cap = 150, n_keys = 131, ld = KV * hd + 3;
+        auto k = random_vec(static_cast<size_t>(n_keys) * ld, 81 + hd), v = random_vec(static_cast<size_t>(n_keys) * ld, 82 + hd);
+        const size_t floats = attention_bf16_cache_floats(cap, KV, hd);
+        AlignedBuf<float> kb, vb;
+        float* kc = kb.get(floats);
+        float* vc = vb.get(floats);
+        std::fill(kc, kc + floats, NAN);
+        std::fill(vc, vc + floats, NAN);
+        for (auto [p0, n] : {std::pair{0, 70}, {70, 1}, {71, 60}})
+            store_kv_bf16(k.data() + static_cast<size_t>(p0) * ld, ld, v.data() + static_cast<size_t>(p0) * ld, ld, n, p0,
+                          kc, vc, cap, KV, hd);
+        const int hdp = (hd + 15) / 16 * 16;
+        const size_t head = floats / KV, tile = static_cast<size_t>(32) * hdp;
+        for (int g = 0; g < KV; g++)
+            for (int p = 0; p < (n_keys + 63) / 64 * 64; p++) {
+                const auto* kt = reinterpret_cast<const uint32_t*>(kc + g * head) + p / 64 * tile;
+                const auto* vt = reinterpret_cast<const uint16_t*>(vc + g * head + p / 64 * tile);
+                const int j = p % 64;
+                for (int c = 0; c < hd; c++) {
+                    const float kf = p < n_keys ? k[static_cast<size_t>(p) * ld + g * hd + c] : 0.f;
+                    const float vf = p < n_keys ? v[static_cast<size_t>(p) * ld + g * hd + c] : 0.f;
+                    const uint32_t kw = kt[static_cast<size_t>(c / 2) * 64 + j];
+                    ASSERT_EQ(static_cast<uint16_t>(c % 2 ? kw >> 16 : kw & 0xffff), f32_to_bf16(kf))
+                        << "K hd=" << hd << " head " << g << " position " << p << " dim " << c;
+                    ASSERT_EQ(vt[(static_cast<size_t>(j / 2) * hdp + c) * 2 + (j & 1)], f32_to_bf16(vf))
+                        << "V hd=" << hd << " head " << g << " position " << p << " dim " << c;
+                }
+            }
+        // The same keys as an f32 cache [KV, cap, hd].
+        std::vector<float> kf(static_cast<size_t>(KV) * cap * hd), vf(kf.size());
+        for (int g = 0; g < KV; g++)
+            for (int p = 0; p < n_keys; p++)
+                for (int c = 0; c < hd; c++) {
+                    kf[(static_cast<size_t>(g) * cap + p) * hd + c] = k[static_cast<size_t>(p) * ld + g * hd + c];
+                    vf[(static_cast<size_t>(g) * cap + p) * hd + c] = v[static_cast<size_t>(p) * ld + g * hd + c];
+                }
+        const int n = 40, pos0 = n_keys - n;
+        auto q = random_vec(static_cast<size_t>(n) * H * hd, 83, -3.f, 3.f);
+        std::vector<float> o1(q.size()), o2(q.size());
+        ThreadPool pool(2);
+        attention_bf16_cache(q.data(), H * hd, n, pos0, kc, vc, cap, H, KV, hd, 0.3f, o1.data(), H * hd, pool);
+        attention(q.data(), H * hd, n, pos0, kf.data(), vf.data(), cap, H, KV, hd, 0.3f, o2.data(), H * hd, pool, true);
+        ASSERT_EQ(std::memcmp(o1.data(), o2.data(), o1.size() * sizeof(float)), 0) << "hd=" << hd;
     }
 }
 
