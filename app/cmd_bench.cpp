@@ -197,10 +197,11 @@ CommandRegistrar reg("bench", 90, [](CLI::App& app) -> std::function<int()> {
             std::sort(sorted.begin(), sorted.end());
             double med = sorted[sorted.size() / 2];
             // Bytes one step must read: every weight matrix once (not the embedding table: one row)
-            // plus the KV cache (f32 K and V).
+            // plus the KV cache (K and V: bf16 on the CPU backend for bf16 weights, else f32).
             const auto& mc = model.config();
             double wbytes = static_cast<double>(model.matrix_weight_bytes());
-            double kv = 2.0 * mc.num_layers * (P + a->decode / 2.0) * mc.num_kv_heads * mc.head_dim * 4;
+            const double kv_elem = lo.wtype == backend::WeightType::bf16 && lo.backend.name == "cpu" ? 2 : 4;
+            double kv = 2.0 * mc.num_layers * (P + a->decode / 2.0) * mc.num_kv_heads * mc.head_dim * kv_elem;
             double gbs = (wbytes + kv) / med / 1e9;
             out["decode"] = {{"prompt", P},
                              {"steps", a->decode},
