@@ -1,3 +1,6 @@
+// The sweep grammar: a TOML file read into a typed SweepConfig (every key checked, every
+// value typed, the model's geometry resolved). Reading TOML: toml_reader.h; the grid's
+// expansion into experiments: expand.cpp.
 #include "sweep/config.h"
 
 #include <algorithm>
@@ -16,6 +19,7 @@
 #include "rope/methods_table.h"
 #include "rope/rope.h"
 #include "sweep/expr.h"
+#include "sweep/toml_reader.h"
 #include "util/error.h"
 #include "util/thread_pool.h"
 #include "util/mapped_file.h"
@@ -25,6 +29,8 @@ using nlohmann::json;
 
 namespace rb::sweep {
 namespace {
+
+using namespace toml_reader;
 
 using Kind = RopeParamKind;
 
@@ -38,164 +44,6 @@ std::vector<std::string> method_names() {
     return n;
 }
 
-// Everything one config error needs: the file name for "file:line: key: what".
-struct Src {
-    std::string file;
-    [[noreturn]] void fail(int line, const std::string& key, const std::string& what) const {
-        if (line > 0) throw Error("{}:{}: {}: {}", file, line, key, what);
-        throw Error("{}: {}: {}", file, key, what);
-    }
-};
-
-int line_of(const toml::node& n) { return static_cast<int>(n.source().begin.line); }
-
-std::string type_name(const toml::node& n) {
-    switch (n.type()) {
-        case toml::node_type::string: return "a string";
-        case toml::node_type::integer: return "an integer";
-        case toml::node_type::floating_point: return "a float";
-        case toml::node_type::boolean: return "a boolean";
-        case toml::node_type::array: return "an array";
-        case toml::node_type::table: return "a table";
-        default: return "a date/time";
-    }
-}
-
-json to_json(const toml::node& n) {
-    if (auto v = n.as_integer()) return json(v->get());
-    if (auto v = n.as_floating_point()) return json(v->get());
-    if (auto v = n.as_boolean()) return json(v->get());
-    if (auto v = n.as_string()) return json(v->get());
-    if (auto a = n.as_array()) {
-        json out = json::array();
-        for (auto& e : *a) out.push_back(to_json(e));
-        return out;
-    }
-    if (auto t = n.as_table()) {
-        json out = json::object();
-        for (auto& [k, v] : *t) out[std::string(k.str())] = to_json(v);
-        return out;
-    }
-    return json();
-}
-
-// Unknown keys in a table are errors, with the closest known name suggested.
-void check_keys(const Src& src, const toml::table& t, const std::string& prefix, const std::vector<std::string>& known,
-                const std::string& what = "key") {
-    for (auto& [k, v] : t) {
-        std::string name(k.str());
-        if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-        std::string hint = closest_name(name, known);
-        std::string list;
-        for (auto& s : known) list += (list.empty() ? "" : ", ") + s;
-        src.fail(static_cast<int>(k.source().begin.line), prefix + name,
-                 fmt::format("unknown {}{}; expected one of: {}", what,
-                             hint.empty() ? "" : fmt::format(", did you mean '{}'?", hint), list));
-    }
-}
-
-// Typed getters: each names key and line on a wrong type.
-struct Reader {
-    const Src& src;
-    const toml::table& t;
-    std::string prefix;
-
-    const toml::node* get(const std::string& key) const { return t.get(key); }
-    int line(const std::string& key) const {
-        auto* n = get(key);
-        return n ? line_of(*n) : line_of(t);
-    }
-    [[noreturn]] void wrong(const std::string& key, const toml::node& n, const std::string& expected) const {
-        src.fail(line_of(n), prefix + key, fmt::format("expected {}, got {}", expected, type_name(n)));
-    }
-    std::optional<std::string> str(const std::string& key) const {
-        auto* n = get(key);
-        if (!n) return std::nullopt;
-        if (auto s = n->as_string()) return s->get();
-        wrong(key, *n, "a string");
-    }
-    std::optional<int64_t> integer(const std::string& key, int64_t min = INT64_MIN, int64_t max = INT64_MAX) const {
-        auto* n = get(key);
-        if (!n) return std::nullopt;
-        auto v = n->as_integer();
-        if (!v) wrong(key, *n, "an integer");
-        if (v->get() < min) src.fail(line_of(*n), prefix + key, fmt::format("expected an integer >= {}, got {}", min, v->get()));
-        if (v->get() > max) src.fail(line_of(*n), prefix + key, fmt::format("expected an integer <= {}, got {}", max, v->get()));
-        return v->get();
-    }
-    /// An int-sized field: [min, max] with max at most INT_MAX (never cast out of range).
-    std::optional<int> int_field(const std::string& key, int min, int max = INT_MAX) const {
-        auto v = integer(key, min, max);
-        if (!v) return std::nullopt;
-        return static_cast<int>(*v);
-    }
-    std::optional<double> number(const std::string& key) const {
-        auto* n = get(key);
-        if (!n) return std::nullopt;
-        if (auto v = n->as_integer()) return static_cast<double>(v->get());
-        if (auto v = n->as_floating_point()) return v->get();
-        wrong(key, *n, "a number");
-    }
-    std::optional<bool> boolean(const std::string& key) const {
-        auto* n = get(key);
-        if (!n) return std::nullopt;
-        if (auto v = n->as_boolean()) return v->get();
-        wrong(key, *n, "a boolean (true/false)");
-    }
-    const toml::table* table(const std::string& key) const {
-        auto* n = get(key);
-        if (!n) return nullptr;
-        if (auto v = n->as_table()) return v;
-        wrong(key, *n, "a table");
-    }
-    std::vector<std::string> strings(const std::string& key) const {
-        std::vector<std::string> out;
-        auto* n = get(key);
-        if (!n) return out;
-        if (auto s = n->as_string()) return {s->get()};
-        auto a = n->as_array();
-        if (!a) wrong(key, *n, "a string or an array of strings");
-        for (auto& e : *a) {
-            auto s = e.as_string();
-            if (!s) src.fail(line_of(e), prefix + key, fmt::format("expected an array of strings, got an element that is {}", type_name(e)));
-            out.push_back(s->get());
-        }
-        return out;
-    }
-    std::vector<double> numbers(const std::string& key) const {
-        std::vector<double> out;
-        auto* n = get(key);
-        if (!n) return out;
-        auto a = n->as_array();
-        if (!a) wrong(key, *n, "an array of numbers");
-        for (auto& e : *a) {
-            if (auto i = e.as_integer()) out.push_back(static_cast<double>(i->get()));
-            else if (auto f = e.as_floating_point()) out.push_back(f->get());
-            else src.fail(line_of(e), prefix + key, fmt::format("expected an array of numbers, got an element that is {}", type_name(e)));
-        }
-        return out;
-    }
-    std::vector<int> ints(const std::string& key, int min) const {
-        std::vector<int> out;
-        auto* n = get(key);
-        if (!n) return out;
-        if (auto i = n->as_integer()) {
-            if (i->get() < min || i->get() > k_max_context)
-                src.fail(line_of(*n), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, k_max_context, i->get()));
-            return {static_cast<int>(i->get())};
-        }
-        auto a = n->as_array();
-        if (!a) wrong(key, *n, "an integer or an array of integers");
-        for (auto& e : *a) {
-            auto i = e.as_integer();
-            if (!i) src.fail(line_of(e), prefix + key, fmt::format("expected an array of integers, got an element that is {}", type_name(e)));
-            if (i->get() < min || i->get() > k_max_context)
-                src.fail(line_of(e), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, k_max_context, i->get()));
-            out.push_back(static_cast<int>(i->get()));
-        }
-        return out;
-    }
-};
 
 // The hub's own rule (org/name[@revision]); the id stays as given until the caller resolves it.
 bool looks_like_hub_id(const std::string& s) { return hub::parse_hub_id(s).has_value(); }
@@ -336,40 +184,6 @@ MethodBlock parse_block(const Src& src, const toml::table& t, size_t index, cons
     return b;
 }
 
-double number_or_expr(const json& v, const std::map<std::string, double>& vars) {
-    if (v.is_string()) return eval_expression(v.get<std::string>(), vars);
-    return v.get<double>();
-}
-
-// "ones" / "ramp(BF, BS)" for longrope's per-pair factors (docs/sweep.md).
-std::vector<double> list_rule(const std::string& rule, const json& dict, const ModelConfig& mc) {
-    int half = mc.head_dim / 2;
-    if (mc.partial_rotary_factor) half = static_cast<int>(mc.head_dim * *mc.partial_rotary_factor) / 2;
-    std::string r = rule;
-    r.erase(std::remove_if(r.begin(), r.end(), ::isspace), r.end());
-    if (r == "ones") return std::vector<double>(half, 1.0);
-    double bf = 0, bs = 0;
-    if (std::sscanf(r.c_str(), "ramp(%lf,%lf)", &bf, &bs) != 2) throw Error("unknown list rule '{}'", rule);
-    if (!dict.contains("factor")) throw Error("list rule '{}' needs 'factor' in the same config", rule);
-    double s = dict["factor"].get<double>();
-    double orig = dict.contains("original_max_position_embeddings") ? dict["original_max_position_embeddings"].get<double>()
-                                                                      : trained_context(mc);
-    double theta = dict.contains("rope_theta") ? dict["rope_theta"].get<double>() : mc.rope_theta;
-    int d = half * 2;
-    // YaRN's correction range (Peng et al. 2023, eq. 17 ff.; transformers _compute_yarn_parameters).
-    auto corr = [&](double beta) { return d * std::log(orig / (beta * 2 * M_PI)) / (2 * std::log(theta)); };
-    double low = std::max(0.0, std::floor(corr(bf)));
-    double high = std::min(static_cast<double>(d - 1), std::ceil(corr(bs)));
-    if (low == high) high += 0.001;
-    std::vector<double> out(half);
-    for (int j = 0; j < half; ++j) {
-        double ramp = std::clamp((j - low) / (high - low), 0.0, 1.0);  // 0 = keep, 1 = fully interpolated
-        // inv' = (1-ramp)*inv + ramp*inv/s = inv / ext  →  ext = 1 / ((1-ramp) + ramp/s)
-        out[j] = 1.0 / ((1.0 - ramp) + ramp / s);
-    }
-    return out;
-}
-
 }  // namespace
 
 const std::vector<std::string>& method_parameters(const std::string& method) {
@@ -384,28 +198,6 @@ const std::vector<std::string>& method_parameters(const std::string& method) {
     return it == p.end() ? none : it->second;
 }
 
-std::string closest_name(const std::string& word, const std::vector<std::string>& candidates) {
-    auto dist = [](const std::string& a, const std::string& b) {
-        std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-        for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-        for (size_t i = 1; i <= a.size(); ++i) {
-            cur[0] = i;
-            for (size_t j = 1; j <= b.size(); ++j)
-                cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            std::swap(prev, cur);
-        }
-        return prev[b.size()];
-    };
-    std::string best;
-    size_t best_d = SIZE_MAX;
-    for (auto& c : candidates) {
-        size_t d = dist(word, c);
-        if (d < best_d) best_d = d, best = c;
-    }
-    // Close enough: at most a third of the longer name (and at least 1 edit allowed... up to 3).
-    size_t limit = std::max<size_t>(2, std::max(word.size(), best.size()) / 3);
-    return best_d <= limit ? best : "";
-}
 
 int trained_context(const ModelConfig& mc) {
     return mc.original_max_position_embeddings ? *mc.original_max_position_embeddings : mc.max_position_embeddings;
@@ -662,131 +454,6 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
     // with their line before any work.
     expand_experiments(cfg);
     return cfg;
-}
-
-uint64_t count_experiments(const SweepConfig& cfg) {
-    auto mul = [](uint64_t a, uint64_t b) {
-        uint64_t r;
-        return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
-    };
-    auto add = [](uint64_t a, uint64_t b) {
-        uint64_t r;
-        return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
-    };
-    uint64_t total = 0;
-    for (int ctx : cfg.ctx) {
-        if (cfg.baseline) total = add(total, 1);
-        for (const auto& b : cfg.blocks) {
-            if (!b.ctx.empty() && std::find(b.ctx.begin(), b.ctx.end(), ctx) == b.ctx.end()) continue;
-            uint64_t n = std::max<uint64_t>(1, b.configs.size());
-            for (const auto& [name, alts] : b.axes) n = mul(n, alts.size());
-            total = add(total, n);
-        }
-    }
-    return total;
-}
-
-std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
-    Src src{cfg.path};
-    const ModelConfig& mc = cfg.model_config;
-    const RopeGeometry geo = rope_geometry(mc);
-
-    EvalSpec base;
-    base.model.path = cfg.model_path.empty() ? cfg.model : cfg.model_path;
-    base.model.name = cfg.model;
-    base.model.wtype = cfg.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
-    base.model.backend.name = cfg.backend;
-    base.model.backend.threads = cfg.threads;
-    base.metrics = cfg.metrics;
-    base.texts = cfg.texts;
-    base.max_docs = cfg.max_docs;
-    base.split = cfg.split;
-    base.ppl.protocol = cfg.protocol;
-    base.ppl.bucket = cfg.bucket;
-    base.bootstrap_resamples = cfg.bootstrap;
-    base.passkey = cfg.passkey;
-    base.longppl = cfg.longppl;
-    base.seed = cfg.seed;
-
-    std::vector<Experiment> out;
-    auto add = [&](const std::string& method, const std::string& group, int ctx, int line, json params) {
-        Experiment e;
-        e.index = static_cast<int>(out.size());
-        e.method = method;
-        e.group = group;
-        e.ctx = ctx;
-        e.line = line;
-        e.params = params;
-        e.spec = base;
-        e.spec.ctx = ctx;
-        e.spec.model.rope.scaling = params;  // null = plain RoPE
-        e.spec.model.rope.source = line > 0 ? fmt::format("{}:{}: [[methods]]", cfg.path, line) : "baseline";
-        try {
-            RopeConfig rc = parse_rope_config(geo, params);
-            e.resolved = rope_config_to_json(rc);
-        } catch (const Error& err) {
-            e.invalid = err.what();
-        }
-        out.push_back(std::move(e));
-    };
-    double original = trained_context(mc);
-    for (int ctx : cfg.ctx) {
-        if (cfg.baseline) add("default", "baseline", ctx, 0, json());
-        for (size_t bi = 0; bi < cfg.blocks.size(); ++bi) {
-            const auto& b = cfg.blocks[bi];
-            if (!b.ctx.empty() && std::find(b.ctx.begin(), b.ctx.end(), ctx) == b.ctx.end()) continue;
-            std::map<std::string, double> vars{{"ctx", static_cast<double>(ctx)}, {"original", original}};
-            std::vector<json> configs = b.configs.empty() ? std::vector<json>{json::object()} : b.configs;
-            for (const auto& c : configs) {
-                std::vector<size_t> idx(b.axes.size(), 0);
-                for (;;) {
-                    json raw = c;
-                    for (size_t a = 0; a < b.axes.size(); ++a) raw[b.axes[a].first] = b.axes[a].second[idx[a]];
-                    // Evaluate: numbers first (rules may read factor / original), then lists.
-                    json d = json::object();
-                    std::string prefix = fmt::format("methods[{}].", bi);
-                    if (b.method != "default") d["rope_type"] = b.method;
-                    for (auto& [k, v] : raw.items()) {
-                        Kind kind = param_kind(k);
-                        if (kind == Kind::number_list) continue;
-                        try {
-                            if (kind == Kind::boolean) {
-                                d[k] = v;
-                            } else if (kind == Kind::integer) {
-                                double x = number_or_expr(v, vars);
-                                if (x != std::floor(x) || x < 1)
-                                    throw Error("expected a positive integer, got {} at ctx {}", x, ctx);
-                                d[k] = static_cast<int64_t>(x);
-                            } else {
-                                d[k] = number_or_expr(v, vars);
-                            }
-                        } catch (const Error& e) {
-                            src.fail(b.line, prefix + k, e.what());
-                        }
-                    }
-                    for (auto& [k, v] : raw.items()) {
-                        if (param_kind(k) != Kind::number_list) continue;
-                        try {
-                            if (v.is_string()) d[k] = list_rule(v.get<std::string>(), d, mc);
-                            else {
-                                std::vector<double> xs;
-                                for (auto& n : v) xs.push_back(n.get<double>());
-                                d[k] = xs;
-                            }
-                        } catch (const Error& e) {
-                            src.fail(b.line, prefix + k, e.what());
-                        }
-                    }
-                    add(b.method, b.group, ctx, b.line, b.method == "default" && d.empty() ? json() : d);
-                    // next index, last axis fastest
-                    int a = static_cast<int>(b.axes.size()) - 1;
-                    while (a >= 0 && ++idx[a] == b.axes[a].second.size()) idx[a--] = 0;
-                    if (a < 0) break;
-                }
-            }
-        }
-    }
-    return out;
 }
 
 }  // namespace rb::sweep
