@@ -209,23 +209,11 @@ SweepConfig load_sweep_config(const std::string& path, const ConfigOverrides& ov
     return parse_sweep_config(read_file(path), path, ov, fetch);
 }
 
-SweepConfig parse_sweep_config(const std::string& text, const std::string& path, const ConfigOverrides& ov,
-                               const ConfigFetcher& fetch) {
-    Src src{path};
-    SweepConfig cfg;
-    cfg.path = path;
-    cfg.dir = fs::path(path).parent_path().string();
-    cfg.text = text;
-    toml::table root;
-    try {
-        root = toml::parse(text, path);
-    } catch (const toml::parse_error& e) {
-        throw Error("{}:{}: TOML syntax error: {}", path, e.source().begin.line, std::string(e.description()));
-    }
-    check_keys(src, root, "", {"model", "data", "metrics", "sweep", "methods"}, "table");
-    Reader top{src, root, ""};
+namespace {
 
-    // [model]
+// [model]: path (or --model), dtype, backend, threads, the geometry ([model.config], the
+// checkpoint's own config, or the hub's config.json through `fetch`).
+void read_model(const Src& src, const Reader& top, const ConfigOverrides& ov, const ConfigFetcher& fetch, SweepConfig& cfg) {
     const toml::table* mt = top.table("model");
     if (!mt) src.fail(0, "model", "missing table [model]");
     Reader m{src, *mt, "model."};
@@ -262,7 +250,7 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
     if (ov.threads) cfg.threads = *ov.threads;
     if (auto* ct = m.table("config"); ct && !replaced) {
         try {
-            cfg.model_config = parse_config_json(to_json(*ct).dump(), path + ": [model.config]");
+            cfg.model_config = parse_config_json(to_json(*ct).dump(), cfg.path + ": [model.config]");
         } catch (const Error& e) {
             src.fail(line_of(*ct), "model.config", e.what());
         }
@@ -283,8 +271,10 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
         src.fail(path_line, path_key,
                  fmt::format("'{}' is a hub id: give its config.json as [model.config] so the sweep knows its geometry", cfg.model));
     }
+}
 
-    // [data]
+// [data]: the texts, document limit, perplexity protocol, split.
+void read_data(const Src& src, const Reader& top, SweepConfig& cfg) {
     if (auto* dt = top.table("data")) {
         Reader d{src, *dt, "data."};
         check_keys(src, *dt, "data.", {"texts", "max_docs", "protocol", "split"});
@@ -301,8 +291,59 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
             src.fail(d.line("protocol"), "data.protocol", fmt::format("expected truncate, chunks or sliding, got \"{}\"", cfg.protocol));
         cfg.split = d.boolean("split").value_or(false);
     }
+}
 
-    // [metrics]
+// [metrics]: which metrics run and each one's table (after [model]: the evaluator takes its
+// dtype, backend and threads).
+// [metrics.longppl]: the evaluator (a path or hub id), its RoPE, K, d, alpha, beta, the key cache.
+void read_longppl(const Src& src, const toml::table& table, SweepConfig& cfg) {
+    const toml::table* lt = &table;
+    Reader p{src, *lt, "metrics.longppl."};
+    check_keys(src, *lt, "metrics.longppl.",
+               {"evaluator", "convention", "rope_scaling", "short_window", "stride", "alpha", "beta", "cache_dir",
+                "allow_self_evaluator"});
+    if (auto cv = p.str("convention")) {
+        if (*cv != "ropebench" && *cv != "reference")
+            src.fail(p.line("convention"), "metrics.longppl.convention",
+                     fmt::format("expected \"ropebench\" or \"reference\", got \"{}\"", *cv));
+        cfg.longppl.convention = *cv;
+    }
+    if (auto e = p.str("evaluator")) {
+        std::string ep = resolve_path(cfg.dir, *e);
+        try {
+            check_symlink_resolves(ep);  // a broken link is not a hub id
+        } catch (const Error& err) {
+            src.fail(p.line("evaluator"), "metrics.longppl.evaluator", err.what());
+        }
+        if (!fs::exists(ep)) {
+            if (looks_like_hub_id(*e) && (*e)[0] != '.') ep = *e;
+            else src.fail(p.line("evaluator"), "metrics.longppl.evaluator", fmt::format("'{}' not found (resolved: {})", *e, ep));
+        }
+        cfg.longppl.evaluator.path = ep;  // a hub id stays as given until the caller resolves it
+        cfg.longppl.evaluator.name = ep;
+    }
+    if (auto* rn = lt->get("rope_scaling")) {
+        if (auto s = rn->as_string()) {
+            if (s->get() != "none") src.fail(line_of(*rn), "metrics.longppl.rope_scaling", fmt::format("expected \"none\" or a table, got \"{}\"", s->get()));
+            cfg.longppl.evaluator.rope.scaling = json(nullptr);
+        } else if (auto t = rn->as_table()) {
+            cfg.longppl.evaluator.rope.scaling = to_json(*t);
+        } else {
+            p.wrong("rope_scaling", *rn, "\"none\" or a table");
+        }
+        cfg.longppl.evaluator.rope.source = fmt::format("{}:{}: metrics.longppl.rope_scaling", cfg.path, line_of(*rn));
+    }
+    cfg.longppl.short_window = p.int_field("short_window", 2, k_max_context).value_or(cfg.longppl.short_window);
+    cfg.longppl.stride = p.int_field("stride", 1, k_max_context).value_or(cfg.longppl.stride);
+    cfg.longppl.alpha = p.number("alpha").value_or(cfg.longppl.alpha);
+    cfg.longppl.beta = p.number("beta").value_or(cfg.longppl.beta);
+    if (!std::isfinite(cfg.longppl.alpha)) src.fail(p.line("alpha"), "metrics.longppl.alpha", "expected a finite number");
+    if (!std::isfinite(cfg.longppl.beta)) src.fail(p.line("beta"), "metrics.longppl.beta", "expected a finite number");
+    if (auto c = p.str("cache_dir")) cfg.longppl.cache_dir = resolve_path(cfg.dir, *c);
+    cfg.longppl.allow_self_evaluator = p.boolean("allow_self_evaluator").value_or(false);
+}
+
+void read_metrics(const Src& src, const Reader& top, SweepConfig& cfg) {
     const toml::table* xt = top.table("metrics");
     if (!xt) src.fail(0, "metrics", "missing table [metrics]");
     Reader x{src, *xt, "metrics."};
@@ -355,58 +396,17 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
     }
     if (cfg.passkey.depths.empty() && cfg.passkey.protocol != "yarn")
         for (int i = 0; i <= 10; ++i) cfg.passkey.depths.push_back(i / 10.0);
-    if (auto* lt = x.table("longppl")) {
-        Reader p{src, *lt, "metrics.longppl."};
-        check_keys(src, *lt, "metrics.longppl.",
-                   {"evaluator", "convention", "rope_scaling", "short_window", "stride", "alpha", "beta", "cache_dir",
-                    "allow_self_evaluator"});
-        if (auto cv = p.str("convention")) {
-            if (*cv != "ropebench" && *cv != "reference")
-                src.fail(p.line("convention"), "metrics.longppl.convention",
-                         fmt::format("expected \"ropebench\" or \"reference\", got \"{}\"", *cv));
-            cfg.longppl.convention = *cv;
-        }
-        if (auto e = p.str("evaluator")) {
-            std::string ep = resolve_path(cfg.dir, *e);
-            try {
-                check_symlink_resolves(ep);  // a broken link is not a hub id
-            } catch (const Error& err) {
-                src.fail(p.line("evaluator"), "metrics.longppl.evaluator", err.what());
-            }
-            if (!fs::exists(ep)) {
-                if (looks_like_hub_id(*e) && (*e)[0] != '.') ep = *e;
-                else src.fail(p.line("evaluator"), "metrics.longppl.evaluator", fmt::format("'{}' not found (resolved: {})", *e, ep));
-            }
-            cfg.longppl.evaluator.path = ep;  // a hub id stays as given until the caller resolves it
-            cfg.longppl.evaluator.name = ep;
-        }
-        if (auto* rn = lt->get("rope_scaling")) {
-            if (auto s = rn->as_string()) {
-                if (s->get() != "none") src.fail(line_of(*rn), "metrics.longppl.rope_scaling", fmt::format("expected \"none\" or a table, got \"{}\"", s->get()));
-                cfg.longppl.evaluator.rope.scaling = json(nullptr);
-            } else if (auto t = rn->as_table()) {
-                cfg.longppl.evaluator.rope.scaling = to_json(*t);
-            } else {
-                p.wrong("rope_scaling", *rn, "\"none\" or a table");
-            }
-            cfg.longppl.evaluator.rope.source = fmt::format("{}:{}: metrics.longppl.rope_scaling", cfg.path, line_of(*rn));
-        }
-        cfg.longppl.short_window = p.int_field("short_window", 2, k_max_context).value_or(cfg.longppl.short_window);
-        cfg.longppl.stride = p.int_field("stride", 1, k_max_context).value_or(cfg.longppl.stride);
-        cfg.longppl.alpha = p.number("alpha").value_or(cfg.longppl.alpha);
-        cfg.longppl.beta = p.number("beta").value_or(cfg.longppl.beta);
-        if (!std::isfinite(cfg.longppl.alpha)) src.fail(p.line("alpha"), "metrics.longppl.alpha", "expected a finite number");
-        if (!std::isfinite(cfg.longppl.beta)) src.fail(p.line("beta"), "metrics.longppl.beta", "expected a finite number");
-        if (auto c = p.str("cache_dir")) cfg.longppl.cache_dir = resolve_path(cfg.dir, *c);
-        cfg.longppl.allow_self_evaluator = p.boolean("allow_self_evaluator").value_or(false);
-    }
+    if (auto* lt = x.table("longppl")) read_longppl(src, *lt, cfg);
     if (wants("longppl") && cfg.longppl.evaluator.path.empty())
         src.fail(x.line("longppl"), "metrics.longppl.evaluator", "longppl needs an evaluator model");
     cfg.longppl.evaluator.wtype = cfg.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
     cfg.longppl.evaluator.backend.name = cfg.backend;
     cfg.longppl.evaluator.backend.threads = cfg.threads;
+}
 
-    // [sweep]
+// [sweep]: context lengths (or --ctx), baseline, seed, limits. Returns the file's own lengths,
+// against which the blocks' ctx lists are checked.
+std::vector<int> read_sweep(const Src& src, const Reader& top, const ConfigOverrides& ov, SweepConfig& cfg) {
     const toml::table* st = top.table("sweep");
     if (!st) src.fail(0, "sweep", "missing table [sweep]");
     Reader s{src, *st, "sweep."};
@@ -427,8 +427,12 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
     cfg.gflops = s.number("gflops").value_or(0);
     if (!(cfg.gflops >= 0 && std::isfinite(cfg.gflops)))
         src.fail(s.line("gflops"), "sweep.gflops", fmt::format("expected a rate in GFLOP/s >= 0 (0 = measured), got {}", cfg.gflops));
+    return file_ctx;
+}
 
-    // [[methods]]
+// [[methods]]: one block per table.
+void read_methods(const Src& src, const Reader& top, const toml::table& root, const std::vector<int>& file_ctx,
+                  SweepConfig& cfg) {
     if (auto* mn = root.get("methods")) {
         auto* arr = mn->as_array();
         if (!arr) top.wrong("methods", *mn, "an array of tables ([[methods]])");
@@ -439,6 +443,31 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
         }
     }
     if (cfg.blocks.empty() && !cfg.baseline) src.fail(0, "methods", "empty grid: no [[methods]] and no baseline");
+}
+
+}  // namespace
+
+SweepConfig parse_sweep_config(const std::string& text, const std::string& path, const ConfigOverrides& ov,
+                               const ConfigFetcher& fetch) {
+    Src src{path};
+    SweepConfig cfg;
+    cfg.path = path;
+    cfg.dir = fs::path(path).parent_path().string();
+    cfg.text = text;
+    toml::table root;
+    try {
+        root = toml::parse(text, path);
+    } catch (const toml::parse_error& e) {
+        throw Error("{}:{}: TOML syntax error: {}", path, e.source().begin.line, std::string(e.description()));
+    }
+    check_keys(src, root, "", {"model", "data", "metrics", "sweep", "methods"}, "table");
+    Reader top{src, root, ""};
+
+    read_model(src, top, ov, fetch, cfg);
+    read_data(src, top, cfg);
+    read_metrics(src, top, cfg);
+    const std::vector<int> file_ctx = read_sweep(src, top, ov, cfg);
+    read_methods(src, top, root, file_ctx, cfg);
 
     // Count before expanding: a grid of millions would take gigabytes to list.
     const uint64_t n = count_experiments(cfg);
