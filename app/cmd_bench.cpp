@@ -82,7 +82,7 @@ CommandRegistrar reg("bench", 90, [](CLI::App& app) -> std::function<int()> {
         auto t_load = std::chrono::steady_clock::now();
         LlamaModel model(*ckpt, *be, lo.wtype);
         double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
-        const RopeConfig rope = resolve_rope(c, lo.rope).config;
+        const RopeConfig rope = resolve_rope(c, lo.rope);
         // A device backend (cuda) measures its own dense bf16 GEMM rate: rows report against it, and
         // per-stage times are left out (its ops run asynchronously; only the whole forward is timed).
         const double dense = be->measure_dense_bf16_gflops();
@@ -197,11 +197,13 @@ CommandRegistrar reg("bench", 90, [](CLI::App& app) -> std::function<int()> {
             std::sort(sorted.begin(), sorted.end());
             double med = sorted[sorted.size() / 2];
             // Bytes one step must read: every weight matrix once (not the embedding table: one row)
-            // plus the KV cache (K and V: bf16 on the CPU backend for bf16 weights, else f32).
+            // plus the K and V caches of the mean step's length, as the backend lays them out
+            // (kv_cache_floats: bf16 tiles on the CPU backend for bf16 weights, else f32).
             const auto& mc = model.config();
             double wbytes = static_cast<double>(model.matrix_weight_bytes());
-            const double kv_elem = lo.wtype == backend::WeightType::bf16 && lo.backend.name == "cpu" ? 2 : 4;
-            double kv = 2.0 * mc.num_layers * (P + a->decode / 2.0) * mc.num_kv_heads * mc.head_dim * kv_elem;
+            const size_t kv_floats = be->kv_cache_floats(P + a->decode / 2, mc.num_kv_heads, mc.head_dim,
+                                                         lo.wtype == backend::WeightType::bf16);
+            double kv = 2.0 * mc.num_layers * static_cast<double>(kv_floats) * sizeof(float);
             double gbs = (wbytes + kv) / med / 1e9;
             out["decode"] = {{"prompt", P},
                              {"steps", a->decode},

@@ -46,9 +46,9 @@ CommandRegistrar reg("generate", 30, [](CLI::App& app) -> std::function<int()> {
         int cap = a->ctx > 0 ? a->ctx : static_cast<int>(prompt.size()) + a->n;
         if (cap < static_cast<int>(prompt.size()))
             throw UsageError("--ctx: {} is smaller than the prompt ({} tokens)", cap, prompt.size());
-        const ResolvedRope rope = resolve_rope(lm.ckpt->config(), lo.rope);
-        for (const auto& w : rope.config.warnings) log_warn("rope_scaling: {}", w);
-        auto s = lm.model->new_session(cap, rope.config);
+        const RopeConfig rope = resolve_rope(lm.ckpt->config(), lo.rope);
+        for (const auto& w : rope.warnings) log_warn("rope_scaling: {}", w);
+        auto s = lm.model->new_session(cap, rope);
         auto out = lm.model->generate_greedy(*s, prompt, a->n);
         std::string text = lm.tokenizer->decode(out);
         if (a->json) {

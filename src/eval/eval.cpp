@@ -203,7 +203,7 @@ json eval_identity(const EvalSpec& spec) {
     check_spec(spec, metrics);
     auto ck = Checkpoint::open(spec.model.path);
     auto tok = Tokenizer::from_checkpoint(*ck);
-    const RopeConfig rope = resolve_rope(ck->config(), spec.model.rope).config;
+    const RopeConfig rope = resolve_rope(ck->config(), spec.model.rope);
     json m = json::object();
     if (has(metrics, "ppl")) {
         const PplOptions p = ppl_options(spec);
@@ -229,7 +229,7 @@ json eval_identity(const EvalSpec& spec) {
         const auto& e = spec.longppl.evaluator;
         auto eck = Checkpoint::open(e.path);
         auto etok = Tokenizer::from_checkpoint(*eck);
-        const RopeConfig erope = resolve_rope(eck->config(), e.rope).config;
+        const RopeConfig erope = resolve_rope(eck->config(), e.rope);
         m["longppl"] = {{"evaluator", {{"model", identity_of(*eck, *etok, e.wtype)}, {"rope", rope_config_to_json(erope)}}},
                         {"short_window", longppl_short_window(spec.longppl)},
                         {"stride", longppl_stride(spec.longppl)},
@@ -272,10 +272,9 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
 
     LoadedModel& lm = cache.get(spec.model, spec.ctx);
     // RoPE is resolved once per evaluation and handed to every Session this evaluation opens.
-    const ResolvedRope resolved = resolve_rope(lm.ckpt->config(), spec.model.rope);
-    for (const auto& w : resolved.config.warnings) log_warn("rope_scaling: {}", w);
-    const RopeConfig& rope = resolved.config;
-    const json& rope_given = resolved.given;
+    const RopeConfig rope = resolve_rope(lm.ckpt->config(), spec.model.rope);
+    for (const auto& w : rope.warnings) log_warn("rope_scaling: {}", w);
+    const json& rope_given = rope.given;
     const json ident = identity_of(*lm.ckpt, *lm.tokenizer, spec.model.wtype);
     const ModelConfig& cfg = lm.ckpt->config();
     json rec;
@@ -428,10 +427,9 @@ json run_eval(const EvalSpec& spec, ModelCache& cache, const EvalProgress& progr
         const LongPplSpec& ls = spec.longppl;
         LoadedModel& ev = cache.get(ls.evaluator, spec.ctx);
         const json eident = identity_of(*ev.ckpt, *ev.tokenizer, ls.evaluator.wtype);
-        const ResolvedRope eresolved = resolve_rope(ev.ckpt->config(), ls.evaluator.rope);
-        for (const auto& w : eresolved.config.warnings) log_warn("evaluator rope_scaling: {}", w);
-        const RopeConfig& erope = eresolved.config;
-        const json& erope_given = eresolved.given;
+        const RopeConfig erope = resolve_rope(ev.ckpt->config(), ls.evaluator.rope);
+        for (const auto& w : erope.warnings) log_warn("evaluator rope_scaling: {}", w);
+        const json& erope_given = erope.given;
         const bool self = eident["config_hash"] == ident["config_hash"] && eident["weights"] == ident["weights"];
         if (self && !ls.allow_self_evaluator)
             throw Error("--evaluator: {} is the model under test (same config and weights); LongPPL needs a fixed, "

@@ -8,7 +8,7 @@
 
 namespace rb {
 
-ResolvedRope resolve_rope(const ModelConfig& cfg, const RopeChoice& choice) {
+RopeConfig resolve_rope(const ModelConfig& cfg, const RopeChoice& choice) {
     nlohmann::json dict = choice.scaling ? *choice.scaling : cfg.rope_scaling;
     RopeGeometry geo = rope_geometry(cfg);
     if (choice.theta) {
@@ -18,7 +18,7 @@ ResolvedRope resolve_rope(const ModelConfig& cfg, const RopeChoice& choice) {
     const std::string where = choice.scaling ? (choice.source.empty() ? std::string("rope_scaling") : choice.source)
                                              : cfg.source + ": rope_scaling";
     try {
-        return {parse_rope_config(geo, dict), dict};
+        return parse_rope_config(geo, dict);
     } catch (const Error& e) {
         throw Error("{}: {}", where, e.what());
     }

@@ -38,15 +38,11 @@ struct LoadedModel {
     std::unique_ptr<LlamaModel> model;
 };
 
-struct ResolvedRope {
-    RopeConfig config;
-    nlohmann::json given;  // the rope_scaling dict it came from (null = none), after the theta override
-};
-
 /// Resolves `choice` against `cfg` (no weights loaded): the checkpoint's own rope_scaling or
 /// the replacement, with the base override. Errors name choice.source (or the checkpoint's
-/// file and its rope_scaling field) and the key. Warnings stay in config.warnings.
-ResolvedRope resolve_rope(const ModelConfig& cfg, const RopeChoice& choice);
+/// file and its rope_scaling field) and the key. Warnings stay in `warnings`; `given` is the
+/// dict it came from (null = none), after the theta override.
+RopeConfig resolve_rope(const ModelConfig& cfg, const RopeChoice& choice);
 
 /// Refuses (Error naming the checkpoint, the memory a `ctx`-token window would need and what
 /// /proc/meminfo's MemAvailable offers) when the estimate of formats/memory_estimate.h does not

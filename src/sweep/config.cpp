@@ -45,7 +45,8 @@ std::vector<std::string> method_names() {
 }
 
 
-// The hub's own rule (org/name[@revision]); the id stays as given until the caller resolves it.
+// The hub's own rule (org/name[@revision]; no name starts with '.', so ./x/y stays a path);
+// the id stays as given until the caller resolves it.
 bool looks_like_hub_id(const std::string& s) { return hub::parse_hub_id(s).has_value(); }
 
 std::string resolve_path(const std::string& dir, const std::string& p) {
@@ -235,7 +236,7 @@ void read_model(const Src& src, const Reader& top, const ConfigOverrides& ov, co
     }
     if (fs::exists(local, ec)) {
         cfg.model = local;
-    } else if (looks_like_hub_id(given) && given[0] != '.') {
+    } else if (looks_like_hub_id(given)) {
         cfg.model = given;
         cfg.model_is_hub = true;
     } else {
@@ -316,7 +317,7 @@ void read_longppl(const Src& src, const toml::table& table, SweepConfig& cfg) {
             src.fail(p.line("evaluator"), "metrics.longppl.evaluator", err.what());
         }
         if (!fs::exists(ep)) {
-            if (looks_like_hub_id(*e) && (*e)[0] != '.') ep = *e;
+            if (looks_like_hub_id(*e)) ep = *e;
             else src.fail(p.line("evaluator"), "metrics.longppl.evaluator", fmt::format("'{}' not found (resolved: {})", *e, ep));
         }
         cfg.longppl.evaluator.path = ep;  // a hub id stays as given until the caller resolves it

@@ -120,5 +120,5 @@ TEST(ModelCacheTest, LoadsOnceWhateverTheRope) {
     o.rope.scaling = nlohmann::json::parse(R"({"rope_type":"yarn","factor":4})");
     LoadedModel& b = cache.get(o);
     EXPECT_EQ(&a, &b);  // RoPE is the evaluation's, resolved per run_eval, never stored on the model
-    EXPECT_EQ(resolve_rope(b.ckpt->config(), o.rope).config.type, RopeType::yarn);
+    EXPECT_EQ(resolve_rope(b.ckpt->config(), o.rope).type, RopeType::yarn);
 }

@@ -233,7 +233,7 @@ TEST(Passkey, RandomWeightsModelFails) {
     LoadOptions o;
     o.path = dir;
     LoadedModel lm = load_model(o);
-    ModelLm mlm(*lm.model, resolve_rope(lm.ckpt->config(), {}).config);
+    ModelLm mlm(*lm.model, resolve_rope(lm.ckpt->config(), {}));
     PasskeyResult r = run_passkey(mlm, *lm.tokenizer, 256, {0, 0.5, 1}, 5, 1234, 10, passkey_filler_sentences());
     EXPECT_EQ(r.n_trials, 15);
     // A random model hits a given 5-digit key with probability ~1e-5 per trial.

@@ -147,8 +147,8 @@ TEST(Protocols, LongPplReferenceEqualsComputeLongppl) {
         o.stride = c["stride"].get<int>();
         o.alpha = c["alpha"].get<double>();
         o.beta = c["beta"].get<double>();
-        ModelLm mlm(*model.model, resolve_rope(model.ckpt->config(), {}).config),
-            elm(*ev.model, resolve_rope(ev.ckpt->config(), {}).config);
+        ModelLm mlm(*model.model, resolve_rope(model.ckpt->config(), {})),
+            elm(*ev.model, resolve_rope(ev.ckpt->config(), {}));
         LongPplResult r = evaluate_longppl(mlm, *model.tokenizer, elm, *ev.tokenizer, docs, o, false, 0);
         ASSERT_EQ(r.docs.size(), c["docs"].size());
         for (size_t i = 0; i < r.docs.size(); i++) {

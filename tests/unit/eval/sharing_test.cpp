@@ -70,7 +70,7 @@ TEST(Sharing, PrefixThenRestEqualsOneCall) {
     for (int i = 0; i + 1 < P; i++) tg[i] = tok[i + 1];
     double worst = 0;
     for (const auto& cfg : configs(c)) {
-        const RopeConfig rope = resolve_rope(c, choice(cfg)).config;
+        const RopeConfig rope = resolve_rope(c, choice(cfg));
         std::vector<double> lp_full(P), lp_rest(P - k), lp_again(P - k);
         std::vector<int> am_full(P), am_rest(P - k), am_again(P - k);
         auto one = lm.model->new_session(P, rope);
@@ -102,7 +102,7 @@ TEST(Sharing, PasskeySharedEqualsUnshared) {
     LoadedModel lm = load("stories260K");
     const std::vector<double> depths = {0.0, 0.5, 1.0};
     for (const auto& cfg : configs(lm.ckpt->config())) {
-        const RopeConfig rope = resolve_rope(lm.ckpt->config(), choice(cfg)).config;
+        const RopeConfig rope = resolve_rope(lm.ckpt->config(), choice(cfg));
         ModelLm shared(*lm.model, rope);
         PasskeyResult a = run_passkey(shared, *lm.tokenizer, 700, depths, 2, 1234, 10, passkey_filler_sentences());
         PasskeyResult b;
@@ -135,7 +135,7 @@ TEST(Sharing, TruncateWindowsOfSmallerContexts) {
     const auto tdocs = tokenize_documents(*lm.tokenizer, docs, 0, 0);
     double worst = 0;
     for (const auto& cfg : configs(lm.ckpt->config())) {
-        const RopeConfig rope = resolve_rope(lm.ckpt->config(), choice(cfg)).config;
+        const RopeConfig rope = resolve_rope(lm.ckpt->config(), choice(cfg));
         ScoreCache cache;
         PplOptions big, small;
         big.ctx = 1024;

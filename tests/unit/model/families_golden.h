@@ -44,7 +44,7 @@ inline Loaded open_model(const std::string& path, const char* isa, const std::st
     bo.isa = isa;
     r.be = backend::make_backend(bo);
     r.model = std::make_unique<LlamaModel>(*r.ckpt, *r.be, backend::WeightType::f32);
-    r.rope = resolve_rope(r.ckpt->config(), {}).config;
+    r.rope = resolve_rope(r.ckpt->config(), {});
     return r;
 }
 

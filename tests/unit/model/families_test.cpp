@@ -119,7 +119,7 @@ TEST(Families, RopeScalingNativeAndNone) {
     RopeChoice native, none;  // as app/ parses --rope-scaling native / none
     none.scaling = nlohmann::json(nullptr);
     EXPECT_EQ(resolve_rope(ck->config(), native).given, dict);
-    EXPECT_EQ(resolve_rope(ck->config(), native).config.type, RopeType::llama3);
-    EXPECT_EQ(resolve_rope(ck->config(), none).config.type, RopeType::default_);
+    EXPECT_EQ(resolve_rope(ck->config(), native).type, RopeType::llama3);
+    EXPECT_EQ(resolve_rope(ck->config(), none).type, RopeType::default_);
     EXPECT_TRUE(resolve_rope(ck->config(), none).given.is_null());
 }

@@ -18,7 +18,7 @@ TEST(Generate, Stories260KGreedyFromBos200) {
     LoadOptions o;
     o.path = test::shared_path("data/models/stories260K");
     LoadedModel lm = load_model(o);
-    auto s = lm.model->new_session(256, resolve_rope(lm.ckpt->config(), {}).config);
+    auto s = lm.model->new_session(256, resolve_rope(lm.ckpt->config(), {}));
     auto got = lm.model->generate_greedy(*s, {lm.tokenizer->bos_id()}, 200, false);
     EXPECT_EQ(got, want);
     EXPECT_EQ(lm.tokenizer->decode(got).rfind("Once upon a time, there was a little girl named Lily.", 0), 0u);
@@ -34,9 +34,9 @@ TEST(Forward, IncrementalEqualsOneShot) {
     std::vector<int> tg(toks.begin() + 1, toks.end());
     tg.push_back(-1);
     std::vector<double> a(toks.size()), b(toks.size());
-    auto s1 = lm.model->new_session(300, resolve_rope(lm.ckpt->config(), {}).config);
+    auto s1 = lm.model->new_session(300, resolve_rope(lm.ckpt->config(), {}));
     lm.model->forward(*s1, toks.data(), 300, tg.data(), a.data(), nullptr, nullptr);
-    auto s2 = lm.model->new_session(300, resolve_rope(lm.ckpt->config(), {}).config);
+    auto s2 = lm.model->new_session(300, resolve_rope(lm.ckpt->config(), {}));
     int cuts[] = {0, 1, 7, 100, 299, 300};
     for (int i = 0; i + 1 < 6; i++)
         lm.model->forward(*s2, toks.data() + cuts[i], cuts[i + 1] - cuts[i], tg.data() + cuts[i], b.data() + cuts[i],

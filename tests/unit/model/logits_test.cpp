@@ -46,7 +46,7 @@ double max_logit_diff(const Case& c, backend::WeightType wt, const char* isa) {
     bo.isa = isa;
     auto be = backend::make_backend(bo);
     LlamaModel model(*ckpt, *be, wt);
-    RopeConfig rope = resolve_rope(ckpt->config(), {}).config;
+    RopeConfig rope = resolve_rope(ckpt->config(), {});
     auto s = model.new_session(static_cast<int>(tokens.size()), rope);
     std::vector<float> logits(tokens.size() * static_cast<size_t>(vocab));
     std::vector<int> am(tokens.size());

@@ -53,7 +53,7 @@ TEST(RopePpl, EveryMethodMatchesIndependentReference) {
         }
         RopeChoice choice;
         choice.scaling = c["rope_scaling"];  // null = plain RoPE
-        RopeConfig rope = resolve_rope(lm->ckpt->config(), choice).config;
+        RopeConfig rope = resolve_rope(lm->ckpt->config(), choice);
         double got = ppl_truncate(*lm, rope, read_file(test::shared_path("data/text/" + text)), L);
         double want = c["ppl"];
         std::printf("%-26s %-30s %-13s ppl %10.4f  reference %10.4f  rel %.1e\n", model.c_str(), text.c_str(),
@@ -86,7 +86,7 @@ TEST(RopePpl, ScaledForwardAt8192FiniteOnStories260K) {
     std::vector<int> tg(w.begin() + 1, w.end());
     tg.push_back(-1);
     std::vector<double> lp(L);
-    auto s = lm.model->new_session(L, resolve_rope(lm.ckpt->config(), o.rope).config);
+    auto s = lm.model->new_session(L, resolve_rope(lm.ckpt->config(), o.rope));
     lm.model->forward(*s, w.data(), L, tg.data(), lp.data(), nullptr, nullptr);
     for (int i = 0; i < L - 1; i++) ASSERT_TRUE(std::isfinite(lp[i]) && lp[i] <= 0) << "position " << i;
 }

@@ -24,7 +24,7 @@ inline double tinystories_window_ppl(const std::string& model, backend::WeightTy
     std::vector<int> tg(w.begin() + 1, w.end());
     tg.push_back(-1);
     std::vector<double> lp(L);
-    auto s = lm.model->new_session(L, resolve_rope(lm.ckpt->config(), {}).config);
+    auto s = lm.model->new_session(L, resolve_rope(lm.ckpt->config(), {}));
     lm.model->forward(*s, w.data(), L, tg.data(), lp.data(), nullptr, nullptr);
     double nll = 0;
     for (int i = 0; i < L - 1; i++) nll -= lp[i];

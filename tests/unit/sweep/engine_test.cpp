@@ -195,15 +195,7 @@ TEST(SweepEngine, DryRunCountsAndMemoryFlags) {
 // factor, hence its tables, change with L); dynamic groups up to the trained 512 only.
 TEST(SweepEngine, ShareGroupsRunLargestFirstAndStayInOneShard) {
     std::string dir = rb::test::temp_dir();
-    std::string grid = R"(
-[[methods]]
-method = "yarn"
-factor = [2, 4]
-
-[[methods]]
-method = "linear"
-factor = "ctx / original"
-
+    std::string grid = std::string(k_small_grid) + R"(
 [[methods]]
 method = "dynamic"
 factor = 2

@@ -58,9 +58,9 @@ TEST(CudaModel, F32LogitsMatchCpu) {
         const auto toks = story_tokens(*cpu.tokenizer, L);
         std::vector<float> lc(static_cast<size_t>(L) * vocab), lg(lc.size(), NAN);
         std::vector<int> ac(L), ag(L, -1);
-        auto sc = cpu.model->new_session(L, resolve_rope(cpu.ckpt->config(), {}).config);
+        auto sc = cpu.model->new_session(L, resolve_rope(cpu.ckpt->config(), {}));
         cpu.model->forward(*sc, toks.data(), L, nullptr, nullptr, ac.data(), lc.data());
-        auto sg = gpu.model->new_session(L, resolve_rope(gpu.ckpt->config(), {}).config);
+        auto sg = gpu.model->new_session(L, resolve_rope(gpu.ckpt->config(), {}));
         for (auto [b, e] : {std::pair{0, 300}, std::pair{300, L - 3}, std::pair{L - 3, L - 2}, std::pair{L - 2, L - 1},
                             std::pair{L - 1, L}})
             gpu.model->forward(*sg, toks.data() + b, e - b, nullptr, nullptr, ag.data() + b,
@@ -106,9 +106,9 @@ TEST(CudaModel, Window32K) {
         const auto toks = story_tokens(*gpu.tokenizer, L + 1);
         std::vector<int> tg(toks.begin() + 1, toks.end());
         std::vector<double> lp(L), lp_short(S);
-        auto s = gpu.model->new_session(L, resolve_rope(gpu.ckpt->config(), {}).config);
+        auto s = gpu.model->new_session(L, resolve_rope(gpu.ckpt->config(), {}));
         gpu.model->forward(*s, toks.data(), L, tg.data(), lp.data(), nullptr, nullptr);
-        auto s2 = gpu.model->new_session(S, resolve_rope(gpu.ckpt->config(), {}).config);
+        auto s2 = gpu.model->new_session(S, resolve_rope(gpu.ckpt->config(), {}));
         gpu.model->forward(*s2, toks.data(), S, tg.data(), lp_short.data(), nullptr, nullptr);
         for (int i = 0; i < L; i++) ASSERT_TRUE(std::isfinite(lp[i])) << weight_type_name(wt) << " position " << i;
         for (int i = 0; i < S; i++)
