@@ -327,9 +327,13 @@ std::vector<int> LlamaModel::generate_greedy(Session& s, const std::vector<int>&
                                              bool stop_at_eos) const {
     std::vector<int> out;
     if (prompt.empty()) throw Error("generate: empty prompt (at least one token is needed)");
-    std::vector<int> am(prompt.size());
-    forward(s, prompt.data(), static_cast<int>(prompt.size()), nullptr, nullptr, am.data(), nullptr);
-    int next = am.back();
+    // Only the last prompt row's argmax is used: the rows before it run without the LM head,
+    // with the tables of one call over the whole prompt (dynamic and longrope choose them by
+    // the call's length), so the cache and the first new token are those of a single call.
+    const int n = static_cast<int>(prompt.size()), end = s.position() + n;
+    if (n > 1) forward_with_rope_len(s, end, prompt.data(), n - 1, nullptr, nullptr, nullptr, nullptr);
+    int next = 0;
+    forward_with_rope_len(s, end, prompt.data() + n - 1, 1, nullptr, nullptr, &next, nullptr);
     for (int i = 0; i < max_new; i++) {
         if (stop_at_eos && next == m_cfg.eos_id) break;
         out.push_back(next);

@@ -27,13 +27,12 @@ double correction_dim(double r, int d, double theta, double orig) {
 struct YarnRange {
     double dim_fast, dim_slow, low, high;
 };
-YarnRange yarn_range(const RopeConfig& c) {
-    int d = c.rotary_dim;
+YarnRange yarn_range(int d, double theta, double orig, double beta_fast, double beta_slow, bool truncate) {
     YarnRange r;
-    r.dim_fast = correction_dim(c.beta_fast, d, c.theta, c.original_max_position_embeddings);
-    r.dim_slow = correction_dim(c.beta_slow, d, c.theta, c.original_max_position_embeddings);
+    r.dim_fast = correction_dim(beta_fast, d, theta, orig);
+    r.dim_slow = correction_dim(beta_slow, d, theta, orig);
     double low = r.dim_fast, high = r.dim_slow;
-    if (c.truncate) {
+    if (truncate) {
         low = std::floor(low);
         high = std::ceil(high);
     }
@@ -41,20 +40,21 @@ YarnRange yarn_range(const RopeConfig& c) {
     r.high = std::min(high, static_cast<double>(d - 1));  // d-1, not d/2-1 (as transformers)
     return r;
 }
+YarnRange yarn_range(const RopeConfig& c) {
+    return yarn_range(c.rotary_dim, c.theta, c.original_max_position_embeddings, c.beta_fast, c.beta_slow, c.truncate);
+}
 
 // The frequency blend shared by yarn and ntk_by_parts (YaRN §3.2, linear in the index).
 std::vector<double> yarn_inv_freq(const RopeConfig& c) {
     int d = c.rotary_dim, half = d / 2;
-    YarnRange r = yarn_range(c);
-    double low = r.low, high = r.high;
-    if (low == high) high += 0.001;  // prevent a singularity, as transformers
+    const std::vector<double> ramp =
+        yarn_ramp(d, c.theta, c.original_max_position_embeddings, c.beta_fast, c.beta_slow, c.truncate);
     std::vector<double> inv(half);
     for (int i = 0; i < half; i++) {
         double pos_freq = std::pow(c.theta, static_cast<double>(2 * i) / d);
         double extrap = 1.0 / pos_freq;
         double interp = 1.0 / (c.factor * pos_freq);
-        double ramp = std::clamp((i - low) / (high - low), 0.0, 1.0);
-        double w = 1.0 - ramp;  // weight of the unscaled frequency
+        double w = 1.0 - ramp[i];  // weight of the unscaled frequency
         inv[i] = interp * (1.0 - w) + extrap * w;
     }
     return inv;
@@ -81,6 +81,16 @@ RopeTables tables_from_base(const RopeConfig& c, double base) {
 }
 
 }  // namespace
+
+std::vector<double> yarn_ramp(int rotary_dim, double theta, double orig, double beta_fast, double beta_slow,
+                              bool truncate) {
+    YarnRange r = yarn_range(rotary_dim, theta, orig, beta_fast, beta_slow, truncate);
+    double low = r.low, high = r.high;
+    if (low == high) high += 0.001;  // prevent a singularity, as transformers
+    std::vector<double> ramp(rotary_dim / 2);
+    for (int i = 0; i < rotary_dim / 2; i++) ramp[i] = std::clamp((i - low) / (high - low), 0.0, 1.0);
+    return ramp;
+}
 
 std::vector<double> plain_inv_freq(int rotary_dim, double theta) {
     std::vector<double> inv(rotary_dim / 2);

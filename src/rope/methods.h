@@ -19,6 +19,13 @@ struct RopeTables {
 /// Plain RoPE: inv[i] = 1 / theta^(2i/rotary_dim), i < rotary_dim/2.
 std::vector<double> plain_inv_freq(int rotary_dim, double theta);
 
+/// YaRN's ramp over the rotary pairs i < rotary_dim/2 (spec §3.4): 0 keeps the frequency, 1
+/// interpolates it fully; the correction range of beta_fast/beta_slow turns over `orig`
+/// positions (floored/ceiled when `truncate`, as transformers). yarn and ntk_by_parts blend
+/// with it; the sweep's longrope list rule `ramp(BF, BS)` builds its factors from it.
+std::vector<double> yarn_ramp(int rotary_dim, double theta, double orig, double beta_fast, double beta_slow,
+                              bool truncate = true);
+
 // One function per method. `seq_len` = max(position_ids)+1 of the forward call; 0 (or
 // less) = the state right after construction (no call yet).
 RopeTables rope_default(const RopeConfig& cfg);

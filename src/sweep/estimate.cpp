@@ -122,8 +122,14 @@ Estimate Estimator::operator()(const Experiment& e) const {
         const bool yarn = pk.protocol == "yarn";  // trials prompts at random depths
         const int64_t trials = (yarn ? 1 : static_cast<int64_t>(pk.depths.size())) * pk.trials;
         const double decode = 2.0 * m_params + 4.0 * L * c.num_layers * c.num_heads * c.head_dim;
-        const double decodes = static_cast<double>(trials) * pk.max_new_tokens * decode;
-        const double unshared = static_cast<double>(trials) * window + decodes;
+        // The first new token is the prompt's last argmax: max_new_tokens − 1 decoding steps.
+        const double decodes = static_cast<double>(trials) * std::max(0, pk.max_new_tokens - 1) * decode;
+        // A prompt's rows before its last run without the LM head (only the last row's argmax
+        // is used: LlamaModel::generate_greedy).
+        const double head_row = 2.0 * static_cast<double>(c.vocab_size) * c.hidden_size;
+        auto prompt_rows = [&](double a, double b) { return rows(a, b) - head_row * (b - a); };
+        const double prompt_flops = prompt_rows(0, L) + head_row;
+        const double unshared = static_cast<double>(trials) * prompt_flops + decodes;
         est.flops_unshared += unshared;
         est.tokens += trials * (e.ctx + pk.max_new_tokens);
         est.flops_passkey = unshared;
@@ -140,7 +146,8 @@ Estimate Estimator::operator()(const Experiment& e) const {
             double f = 0, prefix_done = 0;
             for (double d : depths) {
                 const double p = std::clamp(d * (L - pk.max_new_tokens - 64), 0.0, L - 1);
-                f += rows(by_length ? 0 : prefix_done, std::max(p, by_length ? 0 : prefix_done)) + pk.trials * rows(p, L);
+                f += prompt_rows(by_length ? 0 : prefix_done, std::max(p, by_length ? 0 : prefix_done)) +
+                     pk.trials * (prompt_rows(p, L) + head_row);
                 prefix_done = std::max(prefix_done, p);
             }
             est.flops_passkey = std::min(unshared, f + decodes);
@@ -200,6 +207,6 @@ std::string human_seconds(double s) {
     return fmt::format("{}d{:02}h", t / 86400, (t % 86400) / 3600);
 }
 
-std::string human_flops(double f) { return fmt::format("{:.2e}", f); }
+std::string human_flops(double f) { return fmt::format("{:.5e}", f); }
 
 }  // namespace rb::sweep

@@ -39,17 +39,11 @@ std::vector<double> list_rule(const std::string& rule, const json& dict, const M
     double orig = dict.contains("original_max_position_embeddings") ? dict["original_max_position_embeddings"].get<double>()
                                                                       : trained_context(mc);
     double theta = dict.contains("rope_theta") ? dict["rope_theta"].get<double>() : mc.rope_theta;
-    int d = half * 2;
-    // YaRN's correction range (Peng et al. 2023, eq. 17 ff.; transformers _compute_yarn_parameters).
-    auto corr = [&](double beta) { return d * std::log(orig / (beta * 2 * M_PI)) / (2 * std::log(theta)); };
-    double low = std::max(0.0, std::floor(corr(bf)));
-    double high = std::min(static_cast<double>(d - 1), std::ceil(corr(bs)));
-    if (low == high) high += 0.001;
+    const std::vector<double> ramp = yarn_ramp(half * 2, theta, orig, bf, bs);  // 0 = keep, 1 = fully interpolated
     std::vector<double> out(half);
     for (int j = 0; j < half; ++j) {
-        double ramp = std::clamp((j - low) / (high - low), 0.0, 1.0);  // 0 = keep, 1 = fully interpolated
         // inv' = (1-ramp)*inv + ramp*inv/s = inv / ext  →  ext = 1 / ((1-ramp) + ramp/s)
-        out[j] = 1.0 / ((1.0 - ramp) + ramp / s);
+        out[j] = 1.0 / ((1.0 - ramp[j]) + ramp[j] / s);
     }
     return out;
 }

@@ -189,6 +189,30 @@ TEST(SweepEngine, DryRunCountsAndMemoryFlags) {
     EXPECT_DOUBLE_EQ(est(e).flops, expect);
 }
 
+TEST(SweepEngine, PasskeyFlopsCountTheHeadOnceAPromptAndMaxNewMinusOneSteps) {
+    // Unshared passkey cost, by hand: each prompt runs its L rows through the layers, the LM
+    // head on its last row only (LlamaModel::generate_greedy), then max_new_tokens − 1
+    // decoding steps (the first new token is the prompt's argmax).
+    auto cfg = parse_sweep_config(small_config(k_grid), "/tmp/c.toml");
+    cfg.metrics = {"passkey"};
+    cfg.passkey.depths = {0.0, 0.5, 1.0};
+    cfg.passkey.trials = 2;
+    cfg.passkey.max_new_tokens = 4;
+    Estimator est(cfg);
+    const Experiment e = expand_experiments(cfg)[0];
+    const auto& c = cfg.model_config;
+    const double L = e.ctx, P = est.params(), head = 2.0 * c.vocab_size * c.hidden_size;
+    const double attn = 2.0 * c.num_layers * c.num_heads * c.head_dim;
+    const double prompt = 2.0 * P * L + attn * L * L - head * L + head;
+    const double step = 2.0 * P + 4.0 * L * c.num_layers * c.num_heads * c.head_dim;
+    const double want = 6 * prompt + 6 * 3 * step;
+    EXPECT_DOUBLE_EQ(est(e).flops_unshared, want);
+    rb::set_sharing_enabled(false);
+    EXPECT_DOUBLE_EQ(est(e).flops, want);
+    rb::set_sharing_enabled(true);
+    EXPECT_LT(est(e).flops, want);  // the shared prefixes
+}
+
 // Issue 18: experiments whose truncate windows are prefixes of one another under equal
 // tables form a share group; the group runs back to back, largest L first, and stays in one
 // shard. yarn (static) groups across 256/512/1024; linear at ctx/original does not (its
