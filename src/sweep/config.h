@@ -19,6 +19,7 @@
 
 #include "eval/eval.h"
 #include "formats/model_config.h"
+#include "rope/config.h"
 
 namespace rb::sweep {
 
@@ -83,6 +84,7 @@ struct Experiment {
     EvalSpec spec;
     std::string invalid;              // parse_rope_config's error ("" = valid)
     nlohmann::json resolved;          // rope_config_to_json (valid experiments)
+    std::optional<RopeConfig> rope;   // the parsed config (valid experiments): parsed once, here
 };
 
 /// What the command line replaces in a config (applied while reading it, so expressions are

@@ -139,7 +139,8 @@ Estimate Estimator::operator()(const Experiment& e) const {
             // only when their tables are equal: not so for dynamic past the trained length,
             // where the prefix is shared per depth (same length) only.
             const int prompt = std::max(1, e.ctx - pk.max_new_tokens);
-            const RopeConfig rc = parse_rope_config(rope_geometry(c), e.params);
+            RB_CHECK(e.rope.has_value());
+            const RopeConfig& rc = *e.rope;
             const bool by_length = !(tables_for_length(rc, prompt) == tables_for_length(rc, std::max(1, prompt - 1)));
             std::vector<double> depths = pk.depths;
             std::sort(depths.begin(), depths.end());
@@ -168,7 +169,8 @@ std::string share_group(const SweepConfig& cfg, const Experiment& e) {
     auto has = [&](const char* m) { return std::find(cfg.metrics.begin(), cfg.metrics.end(), m) != cfg.metrics.end(); };
     if (!sharing_enabled() || !e.invalid.empty() || cfg.split) return "";
     if (!(has("ppl") && cfg.protocol == "truncate") && !has("longppl")) return "";
-    const RopeTables t = tables_for_length(parse_rope_config(rope_geometry(cfg.model_config), e.params), e.ctx);
+    RB_CHECK(e.rope.has_value());
+    const RopeTables t = tables_for_length(*e.rope, e.ctx);
     const nlohmann::json key = {{"rope", e.resolved},
                                 {"inv_freq", t.inv_freq},
                                 {"attention_factor", t.attention_factor},
@@ -207,6 +209,6 @@ std::string human_seconds(double s) {
     return fmt::format("{}d{:02}h", t / 86400, (t % 86400) / 3600);
 }
 
-std::string human_flops(double f) { return fmt::format("{:.5e}", f); }
+std::string human_flops(double f) { return fmt::format("{:.3e}", f); }
 
 }  // namespace rb::sweep

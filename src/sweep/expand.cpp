@@ -108,8 +108,8 @@ std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
         e.spec.model.rope.scaling = params;  // null = plain RoPE
         e.spec.model.rope.source = line > 0 ? fmt::format("{}:{}: [[methods]]", cfg.path, line) : "baseline";
         try {
-            RopeConfig rc = parse_rope_config(geo, params);
-            e.resolved = rope_config_to_json(rc);
+            e.rope = parse_rope_config(geo, params);
+            e.resolved = rope_config_to_json(*e.rope);
         } catch (const Error& err) {
             e.invalid = err.what();
         }
