@@ -101,7 +101,7 @@ TEST(RunEval, RefusesSelfEvaluator) {
         run_eval(s, cache);
         ADD_FAILURE() << "self-evaluation was accepted";
     } catch (const Error& e) {
-        EXPECT_NE(std::string(e.what()).find("--allow-self-evaluator"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("(longppl.allow_self_evaluator overrides)"), std::string::npos) << e.what();
     }
     s.longppl.allow_self_evaluator = true;
     auto rec = run_eval(s, cache);
@@ -177,4 +177,60 @@ TEST(EvalIdentity, PinnedHashes) {
     ASSERT_EQ(specs.size(), want.size());
     for (size_t i = 0; i < specs.size(); i++)
         EXPECT_EQ(eval_identity_hash(specs[i].second), want[i]) << specs[i].first << "\n" << eval_identity(specs[i].second).dump();
+}
+
+// The identity comes from what is already open: one ModelCache opens each checkpoint (and the
+// text list) once for any number of identities, then loads the model from that header, and the
+// record's identity is the same, byte for byte, as a fresh eval_identity's.
+TEST(EvalIdentity, FromObjectsAlreadyOpen) {
+    ModelCache cache;
+    std::vector<EvalSpec> specs;
+    for (int ctx : {64, 128, 256})
+        for (const char* rope : {"", R"({"rope_type":"linear","factor":2})", R"({"rope_type":"yarn","factor":4})"}) {
+            EvalSpec s = small_spec();
+            s.ctx = ctx;
+            if (*rope) s.model.rope.scaling = nlohmann::json::parse(rope);
+            specs.push_back(s);
+        }
+    for (const auto& s : specs) EXPECT_EQ(eval_identity(s, cache).dump(), eval_identity(s).dump());
+    EXPECT_EQ(cache.opens().checkpoints, 2);  // the model and the evaluator, once each for 9 identities
+    EXPECT_EQ(cache.opens().text_lists, 1);
+    auto rec = run_eval(specs.back(), cache);
+    EXPECT_EQ(rec["identity"], eval_identity_hash(specs.back()));
+    EXPECT_EQ(cache.opens().checkpoints, 2);  // both loaded from the headers already open
+    EXPECT_EQ(cache.opens().text_lists, 1);   // run_eval's identity reads the documents it loaded
+}
+
+// run_eval opens nothing twice: its model and evaluator once, the identity from them.
+TEST(RunEval, OpensEachCheckpointOnce) {
+    ModelCache cache;
+    EvalSpec s = small_spec();
+    s.passkey.haystack = test::shared_path("data/text/pg84_frankenstein.txt");
+    auto rec = run_eval(s, cache);
+    EXPECT_EQ(rec["identity"], eval_identity_hash(s));
+    EXPECT_EQ(cache.opens().checkpoints, 2);
+    EXPECT_EQ(cache.opens().text_lists, 0);  // the documents it loads give the data identity
+    EXPECT_EQ(cache.opens().files, 0);       // and the haystack it reads, the haystack's
+}
+
+TEST(EvalSpecCheck, ErrorsNameTheField) {
+    EvalSpec s = small_spec();
+    s.ctx = 1;
+    try {
+        check_eval_spec(s);
+        ADD_FAILURE() << "ctx 1 was accepted";
+    } catch (const FieldError& e) {
+        EXPECT_EQ(e.field(), "ctx");
+        EXPECT_EQ(std::string(e.what()), "ctx: " + e.message());
+        EXPECT_EQ(e.what(), std::string("ctx: must be in [2, 16777216], got 1"));
+    }
+    s = small_spec();
+    s.metrics = {"ppl"};
+    s.ppl.protocol = "chunks";
+    s.ctx = 2;
+    EXPECT_RB_ERROR(check_eval_spec(s), "ctx: protocol chunks");
+    s = small_spec();
+    s.passkey.protocol = "yarn";
+    s.metrics = {"passkey"};
+    EXPECT_RB_ERROR(check_eval_spec(s), "passkey.depths: ");
 }
