@@ -137,8 +137,7 @@ CommandRegistrar reg_exec("sweep-exec", 1000, [](CLI::App& app) -> std::function
     return []() {
         sweep::die_with_parent();
         ModelCache cache;
-        sweep::Runner real;
-        real.run = [&cache](const EvalSpec& s) { return run_eval(s, cache); };
+        const sweep::Runner real = sweep::eval_runner(cache);
         bool threads_set = false;
         return sweep::serve_exec_requests(3, 4, [&](const nlohmann::json& req) {
             if (!threads_set) {
@@ -151,6 +150,24 @@ CommandRegistrar reg_exec("sweep-exec", 1000, [](CLI::App& app) -> std::function
         });
     };
 });
+
+// Every checkpoint the grid names, resolved once through the one resolver (hub ids:
+// downloaded or from the cache); the experiments' specs then name local paths.
+void resolve_models(sweep::SweepConfig& cfg, const SweepArgs& a) {
+    const std::string where = a.model.empty() ? cfg.path + ": model.path" : std::string("--model");
+    try {
+        cfg.model_path = resolve_model_arg(cfg.model);
+    } catch (const Error& e) {
+        throw Error("{}: {} (dry runs work without the weights)", where, e.what());
+    }
+    if (!cfg.longppl.evaluator.path.empty()) {
+        try {
+            cfg.longppl.evaluator.path = resolve_model_arg(cfg.longppl.evaluator.name);
+        } catch (const Error& e) {
+            throw Error("{}: metrics.longppl.evaluator: {}", cfg.path, e.what());
+        }
+    }
+}
 
 int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_started) {
     if (a.offline) hub::default_options().offline = true;
@@ -170,13 +187,7 @@ int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_s
     else if (auto s = sweep::shard_from_env()) shard = *s;
 
     ModelCache cache;
-    sweep::Runner runner;
-    if (a.fake_eval_ms >= 0) {
-        runner = fake_runner(a.fake_eval_ms);
-    } else {
-        runner.identity = [](const EvalSpec& s) { return eval_identity(s); };
-        runner.run = [&cache](const EvalSpec& s) { return run_eval(s, cache); };
-    }
+    const sweep::Runner runner = a.fake_eval_ms >= 0 ? fake_runner(a.fake_eval_ms) : sweep::eval_runner(cache);
 
     if (a.dry_run) {
         sweep::Estimator est(cfg);
@@ -186,22 +197,7 @@ int run_sweep_command(const SweepArgs& a, sweep::mpi::World* world, bool& pool_s
         return 0;
     }
     ThreadPool::set_default_threads(cfg.threads);
-    if (a.fake_eval_ms < 0) {
-        // Every checkpoint the grid names, resolved once (hub ids: downloaded or from the cache).
-        const std::string where = a.model.empty() ? cfg.path + ": model.path" : std::string("--model");
-        try {
-            cfg.model_path = resolve_model_arg(cfg.model);
-        } catch (const Error& e) {
-            throw Error("{}: {} (dry runs work without the weights)", where, e.what());
-        }
-        if (!cfg.longppl.evaluator.path.empty()) {
-            try {
-                cfg.longppl.evaluator.path = resolve_model_arg(cfg.longppl.evaluator.name);
-            } catch (const Error& e) {
-                throw Error("{}: metrics.longppl.evaluator: {}", cfg.path, e.what());
-            }
-        }
-    }
+    if (a.fake_eval_ms < 0) resolve_models(cfg, a);
     sweep::SweepOptions opts;
     opts.db = a.db.empty() ? default_db(a.config) : a.db;
     opts.shard = shard;

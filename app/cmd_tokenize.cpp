@@ -55,7 +55,7 @@ CommandRegistrar reg("tokenize", 25, [](CLI::App& app) -> std::function<int()> {
         if (text->count() == 0 && file->count() == 0) throw UsageError("tokenize: give --text S or --file F");
         if (a->offline) hub::default_options().offline = true;
         const std::string input = file->count() ? read_file(a->file) : a->text;  // read_file names the file
-        auto tok = Tokenizer::from_path(hub::resolve_model_path(a->model));
+        auto tok = Tokenizer::from_path(resolve_model_arg(a->model));
         std::vector<int> ids;
         const int lead = a->no_bos ? -1 : tok->leading_bos();
         const bool bos = lead >= 0;

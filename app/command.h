@@ -64,6 +64,9 @@ std::optional<nlohmann::json> parse_rope_scaling_arg(const std::string& flag, co
 /// The library's load options for these flags: MODEL through the one resolver, --rope-scaling
 /// parsed (errors name `rope_flag`).
 LoadOptions load_options(const ModelOptions& o, const std::string& rope_flag = "--rope-scaling");
+/// The flag that sets a library field (FieldError::field: "ctx" → "--ctx", "longppl.stride" →
+/// "--key-stride"); the field itself for one no flag sets.
+std::string flag_for_field(const std::string& field);
 /// Prints `s` on stdout followed by a newline (results only; logs go to stderr).
 void print_json(const nlohmann::json& j);
 

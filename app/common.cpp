@@ -129,6 +129,35 @@ LoadOptions load_options(const ModelOptions& o, const std::string& rope_flag) {
     return l;
 }
 
+std::string flag_for_field(const std::string& field) {
+    // Library fields (EvalSpec's paths, the sweep's shard) and the flags that set them.
+    static const std::vector<std::pair<std::string, std::string>> k_flags = {
+        {"ctx", "--ctx"},
+        {"metrics", "--metrics"},
+        {"texts", "--text"},
+        {"bootstrap_resamples", "--bootstrap"},
+        {"ppl.protocol", "--protocol"},
+        {"ppl.stride", "--stride"},
+        {"ppl.bucket", "--bucket"},
+        {"passkey.protocol", "--passkey-protocol"},
+        {"passkey.depths", "--depths"},
+        {"passkey.trials", "--trials"},
+        {"passkey.max_new_tokens", "--max-new-tokens"},
+        {"passkey.haystack", "--haystack"},
+        {"longppl.evaluator", "--evaluator"},
+        {"longppl.convention", "--longppl-convention"},
+        {"longppl.short_window", "--short-window"},
+        {"longppl.stride", "--key-stride"},
+        {"longppl.alpha", "--alpha"},
+        {"longppl.beta", "--beta"},
+        {"longppl.allow_self_evaluator", "--allow-self-evaluator"},
+        {"shard", "--shard"},
+    };
+    for (const auto& [f, flag] : k_flags)
+        if (f == field) return flag;
+    return field;
+}
+
 void print_json(const nlohmann::json& j) {
     std::string s = j.dump(1);
     std::fwrite(s.data(), 1, s.size(), stdout);

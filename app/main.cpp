@@ -60,12 +60,11 @@ int main(int argc, char** argv) {
         for (auto& [sub, run] : runners)
             if (sub && sub->parsed()) return run();
         return 2;
-    } catch (const rb::UsageError& e) {
-        fmt::print(stderr, "error: {}\n", e.what());
-        return 2;
     } catch (const rb::Error& e) {
-        fmt::print(stderr, "error: {}\n", e.what());
-        return 1;
+        // Library code names a setting by its field (rb::FieldInfo); the command line, by its flag.
+        const auto* field = dynamic_cast<const rb::FieldInfo*>(&e);
+        fmt::print(stderr, "error: {}\n", field ? field->describe(flag_for_field) : std::string(e.what()));
+        return dynamic_cast<const rb::UsageError*>(&e) ? 2 : 1;
     } catch (const std::bad_alloc&) {
         fmt::print(stderr, "error: out of memory\n");
         return 1;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "eval/documents.h"
 #include "eval/perplexity.h"
 #include "model/loader.h"
 
@@ -64,39 +65,93 @@ int longppl_stride(const LongPplSpec& s);
 /// /tmp/ropebench-cache/longppl.
 std::string default_longppl_cache_dir();
 
-/// Identity of a checkpoint without loading weights: {"config_hash" (sha256 of
-/// config.json's bytes for folders, of the canonical JSON of the parsed model fields for
-/// GGUF), "weights" (sha256 over each weight file's name, size and first/last MiB),
+/// Identity of a checkpoint from its opened header and tokenizer (no weights): {"config_hash"
+/// (sha256 of config.json's bytes for folders, of the canonical JSON of the parsed model fields
+/// for GGUF), "weights" (sha256 over each weight file's name, size and first/last MiB),
 /// "tokenizer" (Tokenizer::identity()), "dtype"}. Paths are not part of it.
-nlohmann::json model_identity(const LoadOptions& opts);
+nlohmann::json model_identity(const Checkpoint& ck, const Tokenizer& tok, backend::WeightType wtype);
+
+/// A checkpoint as an identity sees it, from objects already open: its configuration (to
+/// resolve the RoPE) and its model_identity.
+struct ModelFacts {
+    const ModelConfig* config = nullptr;
+    const nlohmann::json* identity = nullptr;
+};
 
 /// Models stay loaded across evaluations that share (path, dtype, backend, threads):
-/// RoPE is per session, so a sweep over rope configs loads each checkpoint once.
+/// RoPE is per session, so a sweep over rope configs loads each checkpoint once. It also keeps
+/// what identities read (checkpoint headers, tokenizers, file hashes), so that a sweep opens
+/// each checkpoint once for all its identities, and an evaluation none beyond its model.
 class ModelCache {
 public:
-    /// The loaded checkpoint; its `rope`/`rope_given` are re-resolved for opts on every call.
-    /// Loads on first use, refusing up front a `ctx`-token window that would not fit in memory.
+    /// The loaded checkpoint (RoPE is the evaluation's: resolve_rope, never stored on it).
+    /// Loads on first use, refusing up front a `ctx`-token window that would not fit in memory;
+    /// a header facts() opened is loaded from, not opened again.
     LoadedModel& get(const LoadOptions& opts, int64_t ctx = 0);
     /// The scored windows of that checkpoint kept across evaluations (ScoreCache): a
     /// `truncate` perplexity at L serves every smaller L under the same RoPE tables, and
     /// LongPPL's evaluated pass reuses the perplexity window.
     ScoreCache& scores(const LoadOptions& opts);
-    void clear() {
-        m_models.clear();
-        m_scores.clear();
-    }
+    /// opts.path's configuration and model_identity at opts.wtype, without its weights: from
+    /// the model get() loaded, else from its header and tokenizer, opened once per path and kept.
+    ModelFacts facts(const LoadOptions& opts);
+    /// The text files' identities (load_documents' `files`: every file read, checked and
+    /// hashed), once per list of paths.
+    const std::vector<DataFile>& data_files(const std::vector<std::string>& texts);
+    /// sha256 of a file's bytes, read once per path.
+    const std::string& file_sha256(const std::string& path);
+    /// What this cache has opened so far: checkpoints (a header or a load from scratch), text lists, files.
+    struct Opens {
+        int checkpoints = 0;
+        int text_lists = 0;
+        int files = 0;
+    };
+    const Opens& opens() const { return m_opens; }
+    void clear();
 
 private:
+    struct Header {
+        std::unique_ptr<Checkpoint> ckpt;  // opened here (moved into the model get() loads)
+        std::unique_ptr<Tokenizer> tokenizer;
+        const Checkpoint* ck = nullptr;    // the one in use: ckpt, or a loaded model's
+        const Tokenizer* tok = nullptr;
+        std::map<int, nlohmann::json> identity;  // by weight type
+    };
+    Header& header(const std::string& path);
+
     std::map<std::string, std::unique_ptr<LoadedModel>> m_models;
     std::map<std::string, ScoreCache> m_scores;
+    std::map<std::string, Header> m_headers;
+    std::map<std::vector<std::string>, std::vector<DataFile>> m_data;
+    std::map<std::string, std::string> m_sha256;
+    Opens m_opens;
 };
 
 /// Progress callback: (metric, done, total) in that metric's own units.
 using EvalProgress = std::function<void(const std::string& metric, int64_t done, int64_t total)>;
 
+/// Checks a spec without opening anything: metrics, ctx (check_context_length), the texts and
+/// evaluator the metrics need, bootstrap, passkey and perplexity and LongPPL settings.
+/// Throws FieldError naming EvalSpec's field by its path ("ctx", "ppl.stride",
+/// "passkey.depths", "longppl.evaluator"): the CLI names the flag, a sweep its TOML key.
+void check_eval_spec(const EvalSpec& spec);
+
+/// What an identity reads besides the spec, from objects already open.
+struct IdentityInputs {
+    ModelFacts model;                              // spec.model
+    ModelFacts evaluator;                          // spec.longppl.evaluator (longppl only)
+    const std::vector<DataFile>* data = nullptr;   // spec.texts' files (ppl, longppl)
+    const std::string* haystack_sha256 = nullptr;  // spec.passkey.haystack's bytes (passkey grid with a haystack)
+};
+
 /// The canonical JSON of everything that determines the result (model identity, resolved
 /// rope config, ctx, metric settings, data identity, seed) — hashed to key the store.
-/// Cheap: hashes files, does not load weights.
+/// Computed from objects already open; checks the spec (check_eval_spec).
+nlohmann::json eval_identity(const EvalSpec& spec, const IdentityInputs& in);
+/// The same, from what `cache` has open (opening what it has not: headers and tokenizers, no
+/// weights; text files and the haystack, each read once). A sweep passes one cache for all.
+nlohmann::json eval_identity(const EvalSpec& spec, ModelCache& cache);
+/// The same with a cache of its own (a single identity: tests, one-off tools).
 nlohmann::json eval_identity(const EvalSpec& spec);
 /// sha256 of eval_identity(spec).dump() (sorted keys, no whitespace).
 std::string eval_identity_hash(const EvalSpec& spec);

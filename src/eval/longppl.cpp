@@ -14,7 +14,7 @@ namespace rb {
 
 void check_longppl_convention(const std::string& c) {
     if (c != "ropebench" && c != "reference")
-        throw UsageError("--longppl-convention: expected ropebench or reference, got '{}'", c);
+        throw FieldError("longppl.convention", "expected ropebench or reference, got '{}'", c);
 }
 
 int longppl_default_short_window(const std::string& c) { return c == "reference" ? 4096 : 1024; }
@@ -22,11 +22,11 @@ int longppl_default_stride(const std::string& c) { return c == "reference" ? 102
 
 void check_longppl_options(const LongPplOptions& o) {
     check_longppl_convention(o.convention);
-    if (o.ctx < 2) throw UsageError("--ctx: must be at least 2, got {}", o.ctx);
-    if (o.short_window < 1) throw UsageError("--short-window: K must be at least 1, got {}", o.short_window);
-    if (o.stride < 1) throw UsageError("--key-stride: d must be at least 1, got {}", o.stride);
-    if (!std::isfinite(o.alpha) || !std::isfinite(o.beta))
-        throw UsageError("--alpha/--beta: must be finite, got {} / {}", o.alpha, o.beta);
+    check_context_length(o.ctx);
+    if (o.short_window < 1) throw FieldError("longppl.short_window", "K must be at least 1, got {}", o.short_window);
+    if (o.stride < 1) throw FieldError("longppl.stride", "d must be at least 1, got {}", o.stride);
+    if (!std::isfinite(o.alpha)) throw FieldError("longppl.alpha", "must be finite, got {}", o.alpha);
+    if (!std::isfinite(o.beta)) throw FieldError("longppl.beta", "must be finite, got {}", o.beta);
 }
 
 std::vector<int> find_key_tokens(LanguageModel& ev, const std::vector<int>& tokens, int K, int d, double alpha,

@@ -69,7 +69,7 @@ struct ByteSpan {
     bool operator==(const ByteSpan& o) const { return begin == o.begin && end == o.end; }
 };
 
-/// "ropebench" (default) or "reference"; UsageError naming --longppl-convention otherwise.
+/// "ropebench" (default) or "reference"; FieldError "longppl.convention" otherwise.
 void check_longppl_convention(const std::string& convention);
 /// K and d of a convention when not given (0): ropebench 1024/512, reference 4096/1024.
 int longppl_default_short_window(const std::string& convention);
@@ -161,7 +161,7 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
                                bool split, int max_units,
                                const std::function<void(int64_t, int64_t)>& progress = {});
 
-/// Validates K, d, α/β and ctx (UsageError naming the flag).
+/// Validates K, d, α/β and ctx (FieldError naming the field: "longppl.short_window", ...).
 void check_longppl_options(const LongPplOptions& opts);
 
 }  // namespace rb

@@ -61,7 +61,7 @@ void tokenize_prompt(const Tokenizer& tok, size_t off, PasskeyPrompt& p) {
 
 void check_passkey_protocol(const std::string& protocol) {
     if (protocol != "grid" && protocol != "yarn")
-        throw UsageError("--passkey-protocol: expected grid or yarn, got '{}'", protocol);
+        throw FieldError("passkey.protocol", "expected grid or yarn, got '{}'", protocol);
 }
 
 const std::vector<std::string>& passkey_filler_sentences() {
@@ -110,8 +110,8 @@ std::string passkey_key(uint64_t seed, int ctx, double depth, int trial) {
 PasskeyPrompt make_passkey_prompt(const Tokenizer& tok, int ctx, double depth, int trial, uint64_t seed,
                                   int max_new_tokens, const std::vector<std::string>& filler) {
     RB_CHECK(!filler.empty());
-    if (ctx < 1 || ctx > k_max_context) throw UsageError("--ctx: must be in [1, {}], got {}", k_max_context, ctx);
-    if (!(depth >= 0 && depth <= 1)) throw UsageError("--depths: each depth must be in [0, 1], got {}", depth);
+    check_context_length(ctx);
+    if (!(depth >= 0 && depth <= 1)) throw FieldError("passkey.depths", "each depth must be in [0, 1], got {}", depth);
     PasskeyPrompt p;
     p.depth = depth;
     p.trial = trial;
@@ -259,8 +259,8 @@ PasskeyResult score_passkey(const Tokenizer& tok, const std::vector<PasskeyPromp
 }
 
 void check_trials(int trials, int max_new_tokens) {
-    if (trials < 1) throw UsageError("--trials: must be at least 1, got {}", trials);
-    if (max_new_tokens < 1) throw UsageError("--max-new-tokens: must be at least 1, got {}", max_new_tokens);
+    if (trials < 1) throw FieldError("passkey.trials", "must be at least 1, got {}", trials);
+    if (max_new_tokens < 1) throw FieldError("passkey.max_new_tokens", "must be at least 1, got {}", max_new_tokens);
 }
 
 }  // namespace
@@ -268,7 +268,7 @@ void check_trials(int trials, int max_new_tokens) {
 PasskeyResult run_passkey(LanguageModel& lm, const Tokenizer& tok, int ctx, const std::vector<double>& depths,
                           int trials, uint64_t seed, int max_new_tokens, const std::vector<std::string>& filler,
                           const std::function<void(int64_t, int64_t)>& progress) {
-    if (depths.empty()) throw UsageError("--depths: at least one depth is needed");
+    if (depths.empty()) throw FieldError("passkey.depths", "at least one depth is needed");
     check_trials(trials, max_new_tokens);
     std::vector<PasskeyPrompt> prompts;  // depth-major, the order of the result
     for (double depth : depths)
@@ -289,7 +289,7 @@ PasskeyResult run_passkey(LanguageModel& lm, const Tokenizer& tok, int ctx, cons
 PasskeyResult run_passkey_yarn(LanguageModel& lm, const Tokenizer& tok, int ctx, int trials, uint64_t seed,
                                int max_new_tokens, const std::function<void(int64_t, int64_t)>& progress) {
     check_trials(trials, max_new_tokens);
-    if (ctx < 1 || ctx > k_max_context) throw UsageError("--ctx: must be in [1, {}], got {}", k_max_context, ctx);
+    check_context_length(ctx);
     PyRandom rng(seed);
     const int n_garbage = yarn_passkey_garbage(rng, tok, ctx);
     std::vector<PasskeyPrompt> prompts;

@@ -50,7 +50,7 @@
 
 namespace rb {
 
-/// "grid" (default) or "yarn"; UsageError naming --passkey-protocol otherwise.
+/// "grid" (default) or "yarn"; FieldError "passkey.protocol" otherwise.
 void check_passkey_protocol(const std::string& protocol);
 
 struct PasskeyPrompt {

@@ -41,22 +41,21 @@ std::vector<TokenDoc> tokenize_documents(const Tokenizer& tok, const std::vector
 int split_length(const PplOptions& opts, int bos_id) { return opts.ctx - (bos_id >= 0 ? 1 : 0); }
 
 int check_ppl_options(const PplOptions& opts) {
-    if (opts.ctx < 2 || opts.ctx > k_max_context)
-        throw UsageError("--ctx: must be in [2, {}], got {}", k_max_context, opts.ctx);
+    check_context_length(opts.ctx);
     if (opts.bucket <= 0 || opts.bucket > k_max_context)
-        throw UsageError("--bucket: must be in [1, {}], got {}", k_max_context, opts.bucket);
+        throw FieldError("ppl.bucket", "must be in [1, {}], got {}", k_max_context, opts.bucket);
     if (opts.protocol == "truncate") return 0;
     if (opts.protocol == "chunks") {
-        if (opts.ctx < 3) throw UsageError("--ctx: protocol chunks scores L - L/2 - 1 tokens per window; needs L >= 3, got {}", opts.ctx);
+        if (opts.ctx < 3) throw FieldError("ctx", "protocol chunks scores L - L/2 - 1 tokens per window; needs L >= 3, got {}", opts.ctx);
         return 0;
     }
     if (opts.protocol == "sliding") {
         int s = opts.stride == 0 ? opts.ctx / 2 : opts.stride;
         if (s < 1 || s > opts.ctx - 1)
-            throw UsageError("--stride: must be in [1, ctx - 1] = [1, {}], got {}", opts.ctx - 1, opts.stride);
+            throw FieldError("ppl.stride", "must be in [1, ctx - 1] = [1, {}], got {}", opts.ctx - 1, opts.stride);
         return s;
     }
-    throw UsageError("--protocol: unknown protocol '{}', expected truncate, chunks or sliding", opts.protocol);
+    throw FieldError("ppl.protocol", "unknown protocol '{}', expected truncate, chunks or sliding", opts.protocol);
 }
 
 namespace {
@@ -155,7 +154,7 @@ PplResult evaluate_perplexity_tokens(LanguageModel& lm, int bos_id, const std::v
         std::string names;  // the texts at fault, at most three
         for (size_t i = 0; i < r.skipped.size() && i < 3; ++i) names += (i ? ", " : "") + r.skipped[i];
         if (r.skipped.size() > 3) names += fmt::format(" and {} more", r.skipped.size() - 3);
-        throw Error("{}: no document has at least {} ({} skipped)", names.empty() ? "--text" : names, seg_name,
+        throw Error("{}: no document has at least {} ({} skipped)", names.empty() ? "texts" : names, seg_name,
                     r.documents_skipped);
     }
     return r;

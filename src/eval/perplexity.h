@@ -95,7 +95,7 @@ struct PplResult {
     double ppl() const;
 };
 
-/// Validates the options (UsageError naming the flag) and returns the resolved stride.
+/// Validates the options (FieldError naming the field: "ctx", "ppl.stride", ...) and returns the resolved stride.
 int check_ppl_options(const PplOptions& opts);
 
 /// Runs `opts.protocol` over tokenized documents; `bos_id` is the tokenizer's leading_bos()

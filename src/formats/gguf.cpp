@@ -196,6 +196,7 @@ uint64_t type_nbytes(const GgufTensor& t, const std::string& file) {
 
 }  // namespace
 
+// Long by nature: the GGUF layout in file order (header, metadata, tensor infos, data), each bound checked where it is read.
 GgufFile parse_gguf(const uint8_t* data, size_t size, const std::string& file) {
     GgufFile g;
     g.file = file;
@@ -327,6 +328,7 @@ const GgufTensor* find_tensor(const GgufFile& g, const std::string& name) {
 
 }  // namespace
 
+// Long by nature: the GGUF metadata keys of the geometry one by one, each check beside its key.
 ModelConfig gguf_model_config(const GgufFile& g) {
     ModelConfig c;
     c.source = g.file;

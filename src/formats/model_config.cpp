@@ -98,6 +98,7 @@ void check_geometry(const ModelConfig& c, const std::function<std::string(const 
                     k_max_query_width);
 }
 
+// Long by nature: config.json's fields one by one, each check beside the field it reads.
 ModelConfig parse_config_json(const std::string& text, const std::string& path) {
     json j = parse_json(text, path);
     if (!j.is_object()) throw Error("{}: expected a JSON object at the top level, got {}", path, j.type_name());
@@ -214,6 +215,11 @@ ModelConfig parse_config_json(const std::string& text, const std::string& path) 
     }
     check_geometry(c, [](const std::string& f) { return "field '" + f + "'"; });
     return c;
+}
+
+void check_context_length(int64_t ctx) {
+    if (ctx < k_min_context || ctx > k_max_context)
+        throw FieldError("ctx", "must be in [{}, {}], got {}", k_min_context, k_max_context, ctx);
 }
 
 }  // namespace rb

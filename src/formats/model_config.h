@@ -41,6 +41,11 @@ struct ModelConfig {
 /// every released model's context. With the geometry limits below it keeps every size product
 /// (weights, KV cache, the memory estimate) within 64 bits and every token index within int.
 constexpr int64_t k_max_context = int64_t(1) << 24;
+/// The shortest window a metric accepts: a window scores its tokens after the first.
+constexpr int64_t k_min_context = 2;
+/// The one check of a context length L: FieldError("ctx", ...) outside [k_min_context,
+/// k_max_context]. Perplexity, passkey, LongPPL, eval and the sweep all call it.
+void check_context_length(int64_t ctx);
 
 /// The largest geometry a checkpoint may declare, each far beyond any released model (Llama
 /// 3.1 405B: hidden 16384, 128 heads of 128, 126 layers, 53248 intermediate; vocabularies up

@@ -33,6 +33,7 @@ static bool known_st_dtype(const std::string& s) {
     return false;
 }
 
+// Long by nature: the safetensors header in file order, each bound checked where it is read.
 SafetensorsHeader parse_safetensors(const uint8_t* data, size_t size, const std::string& file) {
     using json = nlohmann::json;
     if (size < 8) throw Error("{}: truncated: {} bytes, expected at least the 8-byte header length", file, size);

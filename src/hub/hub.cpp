@@ -261,6 +261,7 @@ void check_complete(const HttpResponse& r, uint64_t offset, uint64_t written, st
 /// retrying interrupted transfers (as huggingface_hub's http_get does). The transfer stops at
 /// the announced size (or o.max_unannounced_bytes); the file is kept on failure only when a
 /// network interruption left bytes to resume from, and removed after every other failure.
+/// Long by nature: the retry loop's states (resume offset, attempts, size checks) are one piece.
 void fetch_blob(const std::string& url, const fs::path& incomplete, std::optional<uint64_t> size,
                 const std::string& label, const HubOptions& o, const TransportPolicy& policy) {
     std::error_code ec;
@@ -565,6 +566,7 @@ std::vector<std::string> missing_files(const std::string& repo_dir, const std::s
     return miss;
 }
 
+// Long by nature: the cache lookup, offline rule, metadata request and transfer of one file share the resolved names.
 FileResult download_file(const HubId& id, const std::string& filename, bool optional, const HubOptions& o) {
     check_repo_filename(filename, id.repo_id);
     const fs::path cache = cache_dir(o);

@@ -50,15 +50,36 @@ void check_memory_fits(const Checkpoint& ckpt, backend::WeightType wtype, const 
                     m.kv_cache / gib, m.working / gib, m.loading / gib, avail / gib);
 }
 
-LoadedModel load_model(const LoadOptions& opts, int64_t ctx) {
+namespace {
+
+// What can fail without reading weights fails first: memory, then the RoPE choice.
+void check_before_load(const Checkpoint& ck, const LoadOptions& opts, int64_t ctx) {
+    check_memory_fits(ck, opts.wtype, opts.backend.name, ctx);
+    resolve_rope(ck.config(), opts.rope);
+}
+
+LoadedModel load_weights(const LoadOptions& opts, std::unique_ptr<Checkpoint> ckpt, std::unique_ptr<Tokenizer> tokenizer) {
     LoadedModel lm;
-    lm.ckpt = Checkpoint::open(opts.path);
-    check_memory_fits(*lm.ckpt, opts.wtype, opts.backend.name, ctx);
-    resolve_rope(lm.ckpt->config(), opts.rope);  // a RoPE choice that cannot work fails before the weights are read
-    lm.tokenizer = Tokenizer::from_checkpoint(*lm.ckpt);
+    lm.ckpt = std::move(ckpt);
+    lm.tokenizer = std::move(tokenizer);
     lm.be = backend::make_backend(opts.backend);
     lm.model = std::make_unique<LlamaModel>(*lm.ckpt, *lm.be, opts.wtype);
     return lm;
+}
+
+}  // namespace
+
+LoadedModel load_model(const LoadOptions& opts, int64_t ctx) {
+    auto ckpt = Checkpoint::open(opts.path);
+    check_before_load(*ckpt, opts, ctx);
+    auto tokenizer = Tokenizer::from_checkpoint(*ckpt);
+    return load_weights(opts, std::move(ckpt), std::move(tokenizer));
+}
+
+LoadedModel load_model(const LoadOptions& opts, int64_t ctx, std::unique_ptr<Checkpoint> ckpt,
+                       std::unique_ptr<Tokenizer> tokenizer) {
+    check_before_load(*ckpt, opts, ctx);
+    return load_weights(opts, std::move(ckpt), std::move(tokenizer));
 }
 
 }  // namespace rb

@@ -52,5 +52,8 @@ void check_memory_fits(const Checkpoint& ckpt, backend::WeightType wtype, const 
 /// Opens, validates (opts.rope too, before the weights are read) and loads. With ctx > 0, first refuses a
 /// window of ctx tokens that would not fit in memory (check_memory_fits).
 LoadedModel load_model(const LoadOptions& opts, int64_t ctx = 0);
+/// The same from opts.path's checkpoint and tokenizer, already open (a header: its weights are read here).
+LoadedModel load_model(const LoadOptions& opts, int64_t ctx, std::unique_ptr<Checkpoint> ckpt,
+                       std::unique_ptr<Tokenizer> tokenizer);
 
 }  // namespace rb

@@ -99,6 +99,7 @@ struct Reader {
 
 }  // namespace
 
+// Long by nature: one record's fields in schema order (docs/record-schema.md), each check beside its field.
 Record parse_record(const nlohmann::json& j, const std::string& where) {
     Reader r{where};
     if (!j.is_object()) throw Error("{}: record: expected a JSON object, got {}", where, j.type_name());

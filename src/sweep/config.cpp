@@ -133,7 +133,7 @@ MethodBlock parse_block(const Src& src, const toml::table& t, size_t index, cons
     }
     b.method = *m;
     b.group = r.str("group").value_or("study");
-    b.ctx = r.ints("ctx", 2);
+    b.ctx = r.contexts("ctx");
     for (int c : b.ctx)
         if (std::find(all_ctx.begin(), all_ctx.end(), c) == all_ctx.end())
             src.fail(r.line("ctx"), prefix + "ctx", fmt::format("context {} is not in sweep.ctx", c));
@@ -412,12 +412,11 @@ std::vector<int> read_sweep(const Src& src, const Reader& top, const ConfigOverr
     if (!st) src.fail(0, "sweep", "missing table [sweep]");
     Reader s{src, *st, "sweep."};
     check_keys(src, *st, "sweep.", {"ctx", "baseline", "seed", "memory_limit_gb", "gflops"});
-    cfg.ctx = s.ints("ctx", 2);
+    cfg.ctx = s.contexts("ctx");
     if (cfg.ctx.empty()) src.fail(s.line("ctx"), "sweep.ctx", "empty grid: no context lengths");
     const std::vector<int> file_ctx = cfg.ctx;  // blocks' ctx lists are checked against the file's
     if (!ov.ctx.empty()) {
-        for (int c : ov.ctx)
-            if (c < 2 || c > k_max_context) throw UsageError("--ctx: context lengths must be in [2, {}], got {}", k_max_context, c);
+        for (int c : ov.ctx) check_context_length(c);  // FieldError "ctx": the CLI names its --ctx
         cfg.ctx = ov.ctx;
     }
     cfg.baseline = s.boolean("baseline").value_or(true);
@@ -444,6 +443,44 @@ void read_methods(const Src& src, const Reader& top, const toml::table& root, co
         }
     }
     if (cfg.blocks.empty() && !cfg.baseline) src.fail(0, "methods", "empty grid: no [[methods]] and no baseline");
+}
+
+// The TOML key of an EvalSpec field (FieldError::field), "" for one the file does not set.
+std::string toml_key_of(const std::string& field) {
+    static const std::vector<std::pair<std::string, std::string>> k_keys = {
+        {"ctx", "sweep.ctx"},
+        {"metrics", "metrics.run"},
+        {"texts", "data.texts"},
+        {"ppl.protocol", "data.protocol"},
+        {"ppl.stride", "data.protocol"},  // the sweep's sliding stride is always L/2
+        {"ppl.bucket", "metrics.ppl.bucket"},
+        {"bootstrap_resamples", "metrics.ppl.bootstrap"},
+    };
+    for (const auto& [f, k] : k_keys)
+        if (f == field) return k;
+    for (const char* table : {"passkey.", "longppl."})
+        if (field.rfind(table, 0) == 0) return "metrics." + field;
+    return "";
+}
+
+// check_eval_spec on one experiment per context length (the others differ in RoPE only): a
+// FieldError names the setting's TOML key and line; a length given by --ctx stays the
+// CLI's to name.
+void check_eval_settings(const Src& src, const toml::table& root, const ConfigOverrides& ov,
+                         const std::vector<Experiment>& exps) {
+    std::set<int> seen;
+    for (const auto& e : exps) {
+        if (!seen.insert(e.ctx).second) continue;
+        try {
+            check_eval_spec(e.spec);
+        } catch (const FieldError& err) {
+            if (err.field() == "ctx" && !ov.ctx.empty()) throw;
+            const std::string key = toml_key_of(err.field());
+            if (key.empty()) throw;
+            const toml::node* n = root.at_path(key).node();
+            src.fail(n ? line_of(*n) : 0, key, err.message());
+        }
+    }
 }
 
 }  // namespace
@@ -481,8 +518,9 @@ SweepConfig parse_sweep_config(const std::string& text, const std::string& path,
                                            size, k_max_experiments));
 
     // Expand once now so expression errors (unknown names, division by zero) surface
-    // with their line before any work.
-    expand_experiments(cfg);
+    // with their line before any work, and so do the evaluation's own checks across
+    // settings (a protocol against a context length).
+    check_eval_settings(src, root, ov, expand_experiments(cfg));
     return cfg;
 }
 

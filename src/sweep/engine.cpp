@@ -189,11 +189,18 @@ std::string find_non_finite(const json& j, const std::string& path) {
     return "";
 }
 
+Runner eval_runner(ModelCache& cache) {
+    Runner r;
+    r.identity = [&cache](const EvalSpec& s) { return eval_identity(s, cache); };
+    r.run = [&cache](const EvalSpec& s) { return run_eval(s, cache); };
+    return r;
+}
+
 Shard parse_shard(const std::string& text) {
     int i = 0, n = 0;
     char extra = 0;
     if (std::sscanf(text.c_str(), "%d/%d%c", &i, &n, &extra) != 2 || n < 1 || i < 1 || i > n)
-        throw UsageError("--shard: expected I/N with 1 <= I <= N, got '{}'", text);
+        throw FieldError("shard", "expected I/N with 1 <= I <= N, got '{}'", text);
     return Shard{i - 1, n};
 }
 

@@ -1,7 +1,7 @@
 // Running a sweep: identities, sharding, the store, failures, progress.
 //
 // The engine never calls the evaluator directly: it takes a Runner, so the CLI passes
-// rb::eval_identity / rb::run_eval (with one shared ModelCache) and tests pass fakes.
+// eval_runner (rb::eval_identity / rb::run_eval over one shared ModelCache) and tests pass fakes.
 #pragma once
 #include <cstdio>
 #include <functional>
@@ -23,6 +23,10 @@ struct Runner {
     std::function<nlohmann::json(const EvalSpec&)> run;
 };
 
+/// The real runner: eval_identity and run_eval over `cache` (which must outlive it), so a
+/// sweep opens each checkpoint's header once for all its identities and loads it once.
+Runner eval_runner(ModelCache& cache);
+
 /// A deterministic 1/N of the grid: experiment `id` belongs to shard
 /// (first 60 bits of the id as an integer) mod N, so an experiment keeps its shard when the
 /// config grows. Experiments of one share group (estimate.h share_group) go by the group's
@@ -31,7 +35,7 @@ struct Shard {
     int index = 0;
     int count = 1;
 };
-/// Parses "I/N" (1 <= I <= N). Throws UsageError naming --shard.
+/// Parses "I/N" (1 <= I <= N). Throws FieldError "shard" (the CLI names its --shard).
 Shard parse_shard(const std::string& text);
 /// From SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT (task ids counted from
 /// SLURM_ARRAY_TASK_MIN, default 0) when both are set; nullopt otherwise.

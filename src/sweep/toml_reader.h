@@ -159,24 +159,30 @@ struct Reader {
         }
         return out;
     }
-    std::vector<int> ints(const std::string& key, int min) const {
+    /// Context lengths: an integer or an array of integers, each checked by check_context_length.
+    std::vector<int> contexts(const std::string& key) const {
         std::vector<int> out;
         auto* n = get(key);
         if (!n) return out;
-        if (auto i = n->as_integer()) {
-            if (i->get() < min || i->get() > k_max_context)
-                src.fail(line_of(*n), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, k_max_context, i->get()));
-            return {static_cast<int>(i->get())};
+        auto one = [&](const toml::node& e) {
+            auto i = e.as_integer();
+            if (!i)
+                src.fail(line_of(e), prefix + key,
+                         fmt::format("expected an array of integers, got an element that is {}", type_name(e)));
+            try {
+                check_context_length(i->get());
+            } catch (const FieldError& err) {
+                src.fail(line_of(e), prefix + key, err.message());
+            }
+            out.push_back(static_cast<int>(i->get()));
+        };
+        if (n->is_integer()) {
+            one(*n);
+            return out;
         }
         auto a = n->as_array();
         if (!a) wrong(key, *n, "an integer or an array of integers");
-        for (auto& e : *a) {
-            auto i = e.as_integer();
-            if (!i) src.fail(line_of(e), prefix + key, fmt::format("expected an array of integers, got an element that is {}", type_name(e)));
-            if (i->get() < min || i->get() > k_max_context)
-                src.fail(line_of(e), prefix + key, fmt::format("expected integers in [{}, {}], got {}", min, k_max_context, i->get()));
-            out.push_back(static_cast<int>(i->get()));
-        }
+        for (auto& e : *a) one(e);
         return out;
     }
 };

@@ -138,6 +138,7 @@ std::optional<std::string> token_text(const json& cfg, const char* key, const st
 
 }  // namespace
 
+// Long by nature: tokenizer.json's sections in file order, each check beside the field it reads.
 BpeSpec parse_tokenizer_json(const std::string& json_text, const std::string& path,
                              const std::optional<std::string>& config_text, const std::string& config_path) {
     const json j = parse_json(json_text, path);

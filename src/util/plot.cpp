@@ -422,6 +422,7 @@ double heatmap_t(const HeatmapFigure& f, const HeatmapLayout& l, double v) {
     return std::clamp((v - l.vmin) / (l.vmax - l.vmin), 0.0, 1.0);
 }
 
+// Long by nature: one figure drawn top to bottom (layout, cells, colour bar, labels) over shared layout values.
 void draw_heatmap(cairo_t* cr, const HeatmapFigure& f) {
     HeatmapLayout l = heatmap_layout(f);
     figure_title(cr, f.width, f.title);
@@ -550,6 +551,7 @@ void draw_band(cairo_t* cr, const LineSeries& s, const Axis& ax, const Axis& ay,
 
 }  // namespace
 
+// Long by nature: one figure drawn top to bottom (layout, axes, series, legend) over shared layout values.
 void draw_lines(cairo_t* cr, const LineFigure& f) {
     figure_title(cr, f.width, f.title);
     std::vector<std::pair<std::string, Rgb>> items;
@@ -650,6 +652,7 @@ void draw_lines(cairo_t* cr, const LineFigure& f) {
 }
 
 // ---------------------------------------------------------------- box plots
+// Long by nature: one figure drawn top to bottom (layout, axes, boxes, labels) over shared layout values.
 void draw_boxes(cairo_t* cr, const BoxFigure& f) {
     figure_title(cr, f.width, f.title);
     Rect area{0, k_fs * 2.6, static_cast<double>(f.width), f.height - k_fs * 2.6};
@@ -747,6 +750,7 @@ void draw_boxes(cairo_t* cr, const BoxFigure& f) {
 }
 
 // ---------------------------------------------------------------- scatter matrix
+// Long by nature: one figure drawn top to bottom (layout, panels, marks, labels) over shared layout values.
 void draw_scatter_matrix(cairo_t* cr, const ScatterMatrix& m) {
     figure_title(cr, m.width, m.title);
     size_t k = m.var_labels.size();

@@ -190,4 +190,19 @@ std::vector<float> random_vec(size_t n, uint32_t seed, float lo, float hi) {
     return close_impl(got, ref, n, atol, rtol);
 }
 
+std::string utf8_prefix(const std::string& s, size_t n) {
+    size_t i = 0, count = 0;
+    while (i < s.size() && count < n) {
+        unsigned char c = static_cast<unsigned char>(s[i]);
+        i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        ++count;
+    }
+    return s.substr(0, std::min(i, s.size()));
+}
+
+std::string stories_sweep_head() {
+    return "[model]\npath = \"" + shared_path("data/models/stories260K") + "\"\nthreads = 1\n\n[data]\ntexts = [\"" +
+           shared_path("data/text/tinystories_valid_sample.txt") + "\"]\n\n[metrics]\n";
+}
+
 }  // namespace rb::test

@@ -60,6 +60,13 @@ private:
 /// A port on 127.0.0.1 with nothing listening (bound, never listened on, closed).
 int closed_port();
 
+/// The first `n` Unicode code points of UTF-8 `s` (Python's s[:n]).
+std::string utf8_prefix(const std::string& s, size_t n);
+
+/// The head of a sweep config on stories260K (trained at 512) over the TinyStories sample, up
+/// to and including its "[metrics]" line: [model] (one thread, 1-3), [data] (5-6), line 8.
+std::string stories_sweep_head();
+
 /// n floats uniform in [lo, hi) from mt19937(seed): reproducible kernel inputs.
 std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -1.f, float hi = 1.f);
 

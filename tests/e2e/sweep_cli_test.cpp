@@ -186,6 +186,20 @@ TEST(SweepCli, BadConfigsAreRejectedWithKeyAndLine) {
         EXPECT_NE(r.err.find(c.expect), std::string::npos) << c.to << " -> " << r.err;
         EXPECT_FALSE(std::ifstream(db).good()) << "work started (store created) for " << c.to;
     }
+    // The evaluation's own checks across settings (chunks needs L >= 3) name the TOML key and
+    // line, not --ctx; on a length the command line gave, the flag (a usage error).
+    std::string text = tiny_config();
+    text.replace(text.find("[data]"), 6, "[data]\nprotocol = \"chunks\"");
+    const std::string chunks = write(dir, "chunks.toml", text);
+    text.replace(text.find("ctx = [64, 128]"), 15, "ctx = [2, 128]");
+    auto r = run_cli({"sweep", write(dir, "bad.toml", text), "--db", dir + "/c.db"});
+    EXPECT_EQ(r.status, 1) << r.err;
+    EXPECT_EQ(r.err, "error: " + dir + "/bad.toml:16: sweep.ctx: protocol chunks scores L - L/2 - 1 tokens per window; "
+                     "needs L >= 3, got 2\n");
+    r = run_cli({"sweep", chunks, "--db", dir + "/c.db", "--ctx", "2"});
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_EQ(r.err, "error: --ctx: protocol chunks scores L - L/2 - 1 tokens per window; needs L >= 3, got 2\n");
+    EXPECT_FALSE(std::ifstream(dir + "/c.db").good());
 }
 
 TEST(SweepCli, KillAtRandomPointsThenResume_FakeEval) {

@@ -14,15 +14,7 @@ namespace rb::test {
 
 // A grid on stories260K (trained at 512) with short contexts: cheap with the real evaluator.
 inline std::string tiny_config(const std::string& metrics_extra = "") {
-    return fmt::format(R"([model]
-path = "{}"
-threads = 1
-
-[data]
-texts = ["{}"]
-
-[metrics]
-run = ["ppl"{}]
+    return stories_sweep_head() + fmt::format(R"(run = ["ppl"{}]
 [metrics.passkey]
 depths = [0.0, 1.0]
 trials = 1
@@ -43,8 +35,7 @@ factor = [2, "ctx / original"]
 method = "dynamic"
 factor = [1, 2]
 )",
-                       shared_path("data/models/stories260K"), shared_path("data/text/tinystories_valid_sample.txt"),
-                       metrics_extra);
+                                              metrics_extra);
 }
 inline const int k_tiny_experiments = 2 * (1 + 4 + 2 + 2);
 

@@ -382,6 +382,7 @@ __device__ __forceinline__ void bf_store(const float4 (&kr)[BfTile<HDP>::loads],
     }
 }
 
+// Long by nature: a fused kernel (load, scores, online softmax, output) whose stages share registers and shared memory.
 template <int HDP>
 __global__ void __launch_bounds__(k_b_threads) attention_bf16_kernel(AttentionArgs a, float scale_log2) {
     using T = BfTile<HDP>;

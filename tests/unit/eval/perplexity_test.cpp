@@ -37,6 +37,15 @@ std::vector<int> iota_ids(int n, int first = 10) {
     return v;
 }
 
+PplOptions opts(int ctx, const std::string& protocol = "truncate", int bucket = 256, int stride = 0) {
+    PplOptions o;
+    o.ctx = ctx;
+    o.protocol = protocol;
+    o.bucket = bucket;
+    o.stride = stride;
+    return o;
+}
+
 double sum_nll(const std::vector<int>& ids) {
     double s = 0;
     for (int t : ids) s += t / 100.0;
@@ -47,9 +56,7 @@ double sum_nll(const std::vector<int>& ids) {
 
 TEST(Perplexity, TruncateScoresExactlyLMinus1) {
     TableLm lm;
-    PplOptions o;
-    o.ctx = 6;
-    o.bucket = 2;
+    const PplOptions o = opts(6, "truncate", 2);
     std::vector<TokenDoc> docs = {{"a", iota_ids(10)}, {"short", iota_ids(4)}, {"exact", iota_ids(5, 50)}};
     PplResult r = evaluate_perplexity_tokens(lm, 1, docs, o);
     EXPECT_EQ(r.documents_used, 2);
@@ -72,11 +79,7 @@ TEST(Perplexity, ChunksFollowLlamaCpp) {
     // each chunk's first token replaced by BOS (token 17 is never seen); predictions from
     // positions L/2 = 4 … L−2 = 6 scored → targets at window positions 5, 6, 7.
     TableLm lm;
-    PplOptions o;
-    o.ctx = 8;
-    o.protocol = "chunks";
-    o.bucket = 2;
-    PplResult r = evaluate_perplexity_tokens(lm, 1, {{"d", iota_ids(20)}}, o);
+    PplResult r = evaluate_perplexity_tokens(lm, 1, {{"d", iota_ids(20)}}, opts(8, "chunks", 2));
     ASSERT_EQ(lm.windows.size(), 2u);
     EXPECT_EQ(lm.windows[0], (std::vector<int>{1, 10, 11, 12, 13, 14, 15, 16}));
     EXPECT_EQ(lm.windows[1], (std::vector<int>{1, 18, 19, 20, 21, 22, 23, 24}));
@@ -91,10 +94,7 @@ TEST(Perplexity, ChunksFollowLlamaCpp) {
 TEST(Perplexity, ChunksOddContext) {
     // L = 7: first = 3, scored predictions from positions 3, 4, 5 (7 − 3 − 1 = 3 tokens).
     TableLm lm;
-    PplOptions o;
-    o.ctx = 7;
-    o.protocol = "chunks";
-    PplResult r = evaluate_perplexity_tokens(lm, 1, {{"d", iota_ids(6)}}, o);
+    PplResult r = evaluate_perplexity_tokens(lm, 1, {{"d", iota_ids(6)}}, opts(7, "chunks"));
     EXPECT_EQ(lm.scored, (std::vector<std::pair<int, int>>{{3, 13}, {4, 14}, {5, 15}}));
     EXPECT_EQ(r.tokens_scored, 3);
 }
@@ -103,11 +103,7 @@ TEST(Perplexity, SlidingScoresEveryTokenOnce) {
     // Stream BOS + 10..19 (11 tokens), L = 6, S = 2: windows [0,6) [2,8) [4,10) [6,11);
     // new tokens 10..14, then 15,16, then 17,18, then 19.
     TableLm lm;
-    PplOptions o;
-    o.ctx = 6;
-    o.protocol = "sliding";
-    o.stride = 2;
-    PplResult r = evaluate_perplexity_tokens(lm, 1, {{"d", iota_ids(10)}}, o);
+    PplResult r = evaluate_perplexity_tokens(lm, 1, {{"d", iota_ids(10)}}, opts(6, "sliding", 256, 2));
     ASSERT_EQ(lm.windows.size(), 4u);
     EXPECT_EQ(lm.windows[1], (std::vector<int>{11, 12, 13, 14, 15, 16}));
     EXPECT_EQ(lm.windows[3], (std::vector<int>{15, 16, 17, 18, 19}));
@@ -122,11 +118,7 @@ TEST(Perplexity, SlidingScoresEveryTokenOnce) {
 TEST(Perplexity, BucketsSumToTotals) {
     for (const char* proto : {"truncate", "chunks", "sliding"}) {
         TableLm lm;
-        PplOptions o;
-        o.ctx = 16;
-        o.protocol = proto;
-        o.bucket = 3;
-        PplResult r = evaluate_perplexity_tokens(lm, 1, {{"a", iota_ids(70)}, {"b", iota_ids(33, 200)}}, o);
+        PplResult r = evaluate_perplexity_tokens(lm, 1, {{"a", iota_ids(70)}, {"b", iota_ids(33, 200)}}, opts(16, proto, 3));
         double s = 0;
         int64_t c = 0;
         for (size_t b = 0; b < r.bucket_nll.size(); b++) {
@@ -186,10 +178,10 @@ TEST(Perplexity, AbsurdSizesAreUsageErrors) {
     PplOptions o;
     o.ctx = 8;
     o.bucket = 2147483647;
-    EXPECT_RB_ERROR(evaluate_perplexity_tokens(lm, 1, {{"a", iota_ids(20)}}, o), "--bucket", "2147483647");
+    EXPECT_RB_ERROR(evaluate_perplexity_tokens(lm, 1, {{"a", iota_ids(20)}}, o), "ppl.bucket: ", "2147483647");
     o.bucket = 4;
     o.ctx = 2147483647;
-    EXPECT_RB_ERROR(check_ppl_options(o), "--ctx", "16777216");
+    EXPECT_RB_ERROR(check_ppl_options(o), "ctx: must be in [2, 16777216]");
     EXPECT_TRUE(lm.windows.empty());
 }
 

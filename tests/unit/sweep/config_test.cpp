@@ -322,3 +322,33 @@ convention = "reference"
     fails("[metrics]\nrun = [\"passkey\"]\n[metrics.longppl]\nevaluator = \"someorg/e\"\nconvention = \"pku\"\n",
           "metrics.longppl.convention");
 }
+
+// The evaluation's own checks across settings (here a protocol against a context length) name
+// the TOML key and line, never a command-line flag; a length from --ctx is left for the CLI to
+// name (FieldError "ctx").
+TEST(SweepConfig, EvaluationChecksNameTheTomlKey) {
+    std::string text = small_config("");
+    text.replace(text.find("[data]"), 6, "[data]\nprotocol = \"chunks\"");
+    text.replace(text.find("ctx = [256, 1024]"), 17, "ctx = [2, 256]");
+    const std::string err = load_error(text);
+    EXPECT_EQ(err.find("--"), std::string::npos) << err;
+    EXPECT_NE(err.find("bad.toml:13: sweep.ctx: protocol chunks scores L - L/2 - 1 tokens per window; needs L >= 3, got 2"),
+              std::string::npos)
+        << err;
+    std::string low = small_config("");
+    low.replace(low.find("ctx = [256, 1024]"), 17, "ctx = [256, 1]");
+    EXPECT_NE(load_error(low).find("bad.toml:12: sweep.ctx: must be in [2, 16777216], got 1"), std::string::npos)
+        << load_error(low);
+
+    std::string chunks = small_config("");
+    chunks.replace(chunks.find("[data]"), 6, "[data]\nprotocol = \"chunks\"");
+    ConfigOverrides ov;
+    ov.ctx = {2};
+    try {
+        parse_sweep_config(chunks, "c.toml", ov);
+        ADD_FAILURE() << "chunks at --ctx 2 was accepted";
+    } catch (const rb::FieldError& e) {
+        EXPECT_EQ(e.field(), "ctx");
+        EXPECT_NE(e.message().find("needs L >= 3, got 2"), std::string::npos) << e.what();
+    }
+}

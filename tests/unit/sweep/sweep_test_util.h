@@ -15,22 +15,8 @@ namespace rb::sweep::testing {
 
 /// A small valid config on stories260K (trained at 512) with `methods` appended.
 inline std::string small_config(const std::string& methods, const std::string& sweep_extra = "") {
-    return fmt::format(R"([model]
-path = "{}"
-threads = 1
-
-[data]
-texts = ["{}"]
-
-[metrics]
-run = ["ppl"]
-
-[sweep]
-ctx = [256, 1024]
-{}
-{})",
-                       rb::test::shared_path("data/models/stories260K"),
-                       rb::test::shared_path("data/text/tinystories_valid_sample.txt"), sweep_extra, methods);
+    return rb::test::stories_sweep_head() +
+           fmt::format("run = [\"ppl\"]\n\n[sweep]\nctx = [256, 1024]\n{}\n{}", sweep_extra, methods);
 }
 
 inline std::string write(const std::string& dir, const std::string& name, const std::string& text) {

@@ -34,16 +34,6 @@ public:
     uint64_t weight_bytes() const override { return 0; }
 };
 
-std::string first_chars(const std::string& s, size_t n) {
-    size_t i = 0, count = 0;
-    while (i < s.size() && count < n) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-        ++count;
-    }
-    return s.substr(0, std::min(i, s.size()));
-}
-
 TEST(FromCheckpoint, PrefersTokenizerModelThenVocabElseError) {
     std::string model = test::shared_path("data/models/stories260K/tokenizer.model");
     FakeCheckpoint ck;
@@ -101,7 +91,7 @@ TEST(FromCheckpoint, RealGgufFilesMatchReferenceIds) {
         for (const char* name :
              {"tinystories_valid_sample.txt", "pg1342_pride_and_prejudice.txt", "wikitext2_test.txt"}) {
             SCOPED_TRACE(name);
-            std::string text = first_chars(read_file(test::shared_path(std::string("data/text/") + name)), chars);
+            std::string text = test::utf8_prefix(read_file(test::shared_path(std::string("data/text/") + name)), chars);
             EXPECT_EQ(t->encode(text), ref.at(c.tok).at(name).get<std::vector<int>>());
         }
     }

@@ -31,19 +31,8 @@ std::string model_path(const std::string& tok) {
     return test::shared_path("data/" + reference().at(tok).at("model").get<std::string>());
 }
 
-/// First `n` Unicode code points of `s` (the reference used Python's text[:n]).
-std::string utf8_prefix(const std::string& s, size_t n) {
-    size_t i = 0, count = 0;
-    while (i < s.size() && count < n) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        i += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
-        ++count;
-    }
-    return s.substr(0, std::min(i, s.size()));
-}
-
 std::string reference_text(const std::string& name) {
-    return utf8_prefix(read_file(test::shared_path("data/text/" + name)), reference().at("chars").get<size_t>());
+    return test::utf8_prefix(read_file(test::shared_path("data/text/" + name)), reference().at("chars").get<size_t>());
 }
 
 /// What a GGUF converter stores for a SentencePiece model: pieces, scores, types, special
