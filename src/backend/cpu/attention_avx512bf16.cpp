@@ -82,20 +82,22 @@ void block(const Ctx& x, int r0, int t0, int nk) {
     // Row maxima of the visible scores (masked lanes: -inf; unread cache lanes never count).
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
     __mmask16 mk[M][4];
-    alignas(64) float tmax[16];
+    // Lane i = row i's maximum, gathered in a register: six scalar stores read back as one vector
+    // would stall on store-to-load forwarding.
+    __m512 tmax = ninf;
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
         visible_masks(lim[i], lo[i], t0, nk, mk[i]);
         __m512 mx = _mm512_mask_mov_ps(ninf, mk[i][0], s[i][0]);
         for (int v = 1; v < 4; v++) mx = _mm512_mask_max_ps(mx, mk[i][v], mx, s[i][v]);
-        tmax[i] = _mm512_reduce_max_ps(mx);
+        tmax = _mm512_mask_mov_ps(tmax, static_cast<__mmask16>(1u << i), _mm512_set1_ps(_mm512_reduce_max_ps(mx)));
     }
     // New maxima (in units of s·c2, c2 > 0 keeps the order) and the corrections 2^(m_old - m_new)
     // of the M rows in one vector: 0 where the row had no visible key yet, 1 where it still has none.
     const __m512 c2 = _mm512_set1_ps(x.c2);
     const __mmask16 rows = count_mask(M);
     const __m512 m_old = _mm512_maskz_loadu_ps(rows, x.m + r0);
-    const __m512 m_new = _mm512_max_ps(m_old, _mm512_mul_ps(_mm512_load_ps(tmax), c2));
+    const __m512 m_new = _mm512_max_ps(m_old, _mm512_mul_ps(tmax, c2));
     __m512 corr = exp2_nonpos(_mm512_sub_ps(m_old, m_new));
     corr = _mm512_mask_mov_ps(corr, _mm512_cmp_ps_mask(m_old, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
     corr = _mm512_mask_mov_ps(corr, _mm512_cmp_ps_mask(m_new, ninf, _CMP_EQ_OQ), _mm512_set1_ps(1.f));
