@@ -18,7 +18,7 @@ namespace {
 
 /// Mask of the first `cnt` of 16 lanes: none for cnt <= 0, all for cnt >= 16.
 inline __mmask16 count_mask(int cnt) {
-    return cnt <= 0 ? __mmask16(0) : cnt >= 16 ? __mmask16(0xffff) : __mmask16((1u << cnt) - 1u);
+    return static_cast<__mmask16>((1u << std::clamp(cnt, 0, 16)) - 1u);  // branch-free (clamp: cmov)
 }
 
 struct Zmm {
@@ -141,9 +141,12 @@ inline void gemv2_panels(int words, const void* a_v, int a_stride, const void* b
 /// window starts at key lo, sees: keys t0 .. p (not in the future) from lo on. None set: the
 /// query sees no key of the tile.
 inline void visible_masks(int p, int lo, int t0, int nk, __mmask16 mk[4]) {
+    static_assert(k_attn_tile == 64, "one 64-bit word of key lanes");
     const int valid = std::clamp(p - t0 + 1, 0, nk);  // keys t0 .. t0+valid-1 are not in the future
     const int below = std::clamp(lo - t0, 0, nk);     // keys t0 .. t0+below-1 are out of the window
-    for (int v = 0; v < 4; v++) mk[v] = count_mask(valid - 16 * v) & static_cast<__mmask16>(~count_mask(below - 16 * v));
+    auto low = [](int n) { return n >= 64 ? ~uint64_t(0) : (uint64_t(1) << n) - 1; };  // lanes < n, n in [0, 64]
+    const uint64_t bits = low(valid) & ~low(below);  // branch-free: a handful of scalar ops per row
+    for (int v = 0; v < 4; v++) mk[v] = static_cast<__mmask16>(bits >> (16 * v));
 }
 
 /// The rows of a register block of M query rows from r0 of task t: the position lim[i] of row i
