@@ -1,8 +1,9 @@
 // Pieces shared by the AVX-512 kernels (f32 files built with the avx512 flags, bf16 files with the
-// avx512bf16 flags): the 16-lane vector type for tile_util.h / peak_loops.h, the GEMM micro-kernel
-// and decoding GEMV of one multiply-add per weight vector, and the flash-attention block's mask, P·V update, block walk and
-// epilogue. Include only from files compiled with AVX-512 flags. Unnamed namespace: each file
-// keeps its own copy compiled with its own flags (see tile_util.h).
+// avx512bf16 flags): the 16-lane vector type for tile_util.h / peak_loops.h; the GEMM micro-kernel
+// and decoding GEMV written once over the multiply-add (F32Dot, Bf16Dot); the flash-attention
+// block's parts (visible-key masks, Q·Kᵀ, P·V update, block walk, epilogue). Include only from
+// files compiled with AVX-512 flags. Unnamed namespace: each file keeps its own copy compiled
+// with its own flags (see tile_util.h).
 #pragma once
 #include <immintrin.h>
 
