@@ -41,31 +41,12 @@ void block(const Ctx& x, int r0, int t0, int nk) {
     const int hd = t.head_dim, G = t.group;
     const float* qp[M];
     int lim[M], lo[M];
-#pragma GCC unroll 8
-    for (int i = 0; i < M; i++) {
-        const int r = r0 + i;
-        qp[i] = t.q + static_cast<size_t>(r / G) * t.ldq + static_cast<size_t>(r % G) * hd;
-        lim[i] = t.pos_first + r / G;
-        lo[i] = attention_first_key(t, lim[i]);
-    }
-    // S = Q · Kt
-    __m512 s[M][4];
+    block_rows<M>(t, r0, lim, lo);
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++)
-        for (int v = 0; v < 4; v++) s[i][v] = _mm512_setzero_ps();
-    const float* kt = x.kt;
-    for (int c = 0; c < hd; c++, kt += k_bk) {
-        const __m512 k0 = _mm512_load_ps(kt), k1 = _mm512_load_ps(kt + 16), k2 = _mm512_load_ps(kt + 32),
-                     k3 = _mm512_load_ps(kt + 48);
-#pragma GCC unroll 8
-        for (int i = 0; i < M; i++) {
-            const __m512 a = _mm512_set1_ps(qp[i][c]);
-            s[i][0] = _mm512_fmadd_ps(a, k0, s[i][0]);
-            s[i][1] = _mm512_fmadd_ps(a, k1, s[i][1]);
-            s[i][2] = _mm512_fmadd_ps(a, k2, s[i][2]);
-            s[i][3] = _mm512_fmadd_ps(a, k3, s[i][3]);
-        }
-    }
+        qp[i] = t.q + static_cast<size_t>((r0 + i) / G) * t.ldq + static_cast<size_t>((r0 + i) % G) * hd;
+    __m512 s[M][4];
+    attention_scores<F32Dot, M>(qp, hd, x.kt, s);  // S = Q · Kt
     // Online softmax, one row at a time (all in registers).
     const __m512 scale = _mm512_set1_ps(t.scale);
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
@@ -73,18 +54,14 @@ void block(const Ctx& x, int r0, int t0, int nk) {
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
         const int r = r0 + i;
-        const int valid = std::clamp(lim[i] - t0 + 1, 0, nk);  // keys t0 .. t0+valid-1 are not in the future
-        const int below = std::clamp(lo[i] - t0, 0, nk);          // keys t0 .. t0+below-1 are out of the window
         __mmask16 mk[4];
+        visible_masks(lim[i], lo[i], t0, nk, mk);
         __m512 z[4];
-        for (int v = 0; v < 4; v++) {
-            mk[v] = count_mask(valid - 16 * v) & static_cast<__mmask16>(~count_mask(below - 16 * v));
-            z[v] = _mm512_mask_mul_ps(ninf, mk[v], s[i][v], scale);
-        }
+        for (int v = 0; v < 4; v++) z[v] = _mm512_mask_mul_ps(ninf, mk[v], s[i][v], scale);
         const float tmax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(z[0], z[1]), _mm512_max_ps(z[2], z[3])));
         const float m_old = x.m[r];
         const float m_new = std::max(m_old, tmax);
-        if (valid <= below || m_new == -INFINITY) {  // no visible key in this tile for this row
+        if ((mk[0] | mk[1] | mk[2] | mk[3]) == 0 || m_new == -INFINITY) {  // no visible key in this tile for this row
             corr[i] = 1.f;
             for (int v = 0; v < 4; v++) _mm512_store_ps(x.p + i * k_bk + 16 * v, _mm512_setzero_ps());
             continue;
@@ -100,40 +77,9 @@ void block(const Ctx& x, int r0, int t0, int nk) {
         x.l[r] = x.l[r] * corr[i] + _mm512_reduce_add_ps(sum);
         x.m[r] = m_new;
     }
-    // O = O·corr + P · V, head_dim in chunks of 4 vectors.
+    // O = O·corr + P · V, one key per step.
     const int jmax = std::clamp(lim[M - 1] - t0 + 1, 0, nk);
-    const float* vbase = t.v + static_cast<size_t>(t0) * hd;
-    for (int cv0 = 0; cv0 < x.hdp; cv0 += 64) {
-        __mmask16 vm[4];
-        for (int v = 0; v < 4; v++) vm[v] = count_mask(hd - cv0 - 16 * v);
-        __m512 acc[M][4];
-#pragma GCC unroll 8
-        for (int i = 0; i < M; i++) {
-            const __m512 cr = _mm512_set1_ps(corr[i]);
-            float* orow = x.o + static_cast<size_t>(r0 + i) * x.hdp + cv0;
-            for (int v = 0; v < 4; v++)
-                acc[i][v] = vm[v] ? _mm512_mul_ps(cr, _mm512_load_ps(orow + 16 * v)) : _mm512_setzero_ps();
-        }
-        const float* vr = vbase + cv0;
-        for (int j = 0; j < jmax; j++, vr += hd) {
-            const __m512 v0 = _mm512_maskz_loadu_ps(vm[0], vr), v1 = _mm512_maskz_loadu_ps(vm[1], vr + 16),
-                         v2 = _mm512_maskz_loadu_ps(vm[2], vr + 32), v3 = _mm512_maskz_loadu_ps(vm[3], vr + 48);
-#pragma GCC unroll 8
-            for (int i = 0; i < M; i++) {
-                const __m512 pj = _mm512_set1_ps(x.p[i * k_bk + j]);
-                acc[i][0] = _mm512_fmadd_ps(pj, v0, acc[i][0]);
-                acc[i][1] = _mm512_fmadd_ps(pj, v1, acc[i][1]);
-                acc[i][2] = _mm512_fmadd_ps(pj, v2, acc[i][2]);
-                acc[i][3] = _mm512_fmadd_ps(pj, v3, acc[i][3]);
-            }
-        }
-#pragma GCC unroll 8
-        for (int i = 0; i < M; i++) {
-            float* orow = x.o + static_cast<size_t>(r0 + i) * x.hdp + cv0;
-            for (int v = 0; v < 4; v++)
-                if (vm[v]) _mm512_store_ps(orow + 16 * v, acc[i][v]);
-        }
-    }
+    attention_pv<F32Dot, M>(x.o, x.hdp, hd, r0, corr, jmax, x.p, k_bk, t.v + static_cast<size_t>(t0) * hd, hd);
 }
 
 void task(const AttnTask& t) {
@@ -152,26 +98,9 @@ void task(const AttnTask& t) {
     std::fill(x.m, x.m + R, -INFINITY);
     std::fill(x.l, x.l + R, 0.f);
 
-    const int last = t.pos_first + t.n_pos - 1;
-    // Sliding window: tiles wholly before the first query's window hold no visible key.
-    const int first = attention_first_key(t, t.pos_first) / k_bk * k_bk;
-    for (int t0 = first; t0 <= last; t0 += k_bk) {
-        const int nk = std::min(k_bk, last + 1 - t0);
-        x.kt = t.kt + static_cast<size_t>(t0 / k_bk) * hd * k_bk;  // Kt[c][j] = K[t0 + j][c], zero for j >= nk
-        for (int r0 = 0; r0 < R; r0 += k_mr) {
-            const int rows = std::min(k_mr, R - r0);
-            if (t.pos_first + (r0 + rows - 1) / t.group < t0) continue;
-            if (attention_first_key(t, t.pos_first + r0 / t.group) >= t0 + nk) continue;  // all before the window  // no row of the block sees this tile
-            switch (rows) {
-                case 1: block<1>(x, r0, t0, nk); break;
-                case 2: block<2>(x, r0, t0, nk); break;
-                case 3: block<3>(x, r0, t0, nk); break;
-                case 4: block<4>(x, r0, t0, nk); break;
-                case 5: block<5>(x, r0, t0, nk); break;
-                default: block<6>(x, r0, t0, nk); break;
-            }
-        }
-    }
+    attention_blocks<k_mr>(
+        t, R, [&](int t0) { x.kt = t.kt + static_cast<size_t>(t0 / k_bk) * hd * k_bk; },  // Kt[c][j] = K[t0 + j][c]
+        [&]<int M>(int r0, int t0, int nk) { block<M>(x, r0, t0, nk); });
     attention_write_out(t, R, x.o, x.hdp, x.l);
 }
 

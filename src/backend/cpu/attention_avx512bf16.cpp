@@ -18,7 +18,6 @@
 #include <new>
 
 #include "backend/cpu/avx512_util.h"
-#include "backend/cpu/exp_avx512.h"
 #include "backend/cpu/kernels.h"
 
 namespace rb::cpu::detail {
@@ -73,52 +72,32 @@ struct Ctx {
 template <int M>
 void block(const Ctx& x, int r0, int t0, int nk) {
     const AttnTask& t = *x.t;
-    const int G = t.group;
     const uint32_t* qp[M];
     int lim[M], lo[M];
+    block_rows<M>(t, r0, lim, lo);
 #pragma GCC unroll 8
-    for (int i = 0; i < M; i++) {
-        qp[i] = x.q2 + static_cast<size_t>(r0 + i) * x.hp;
-        lim[i] = t.pos_first + (r0 + i) / G;
-        lo[i] = attention_first_key(t, lim[i]);
-    }
+    for (int i = 0; i < M; i++) qp[i] = x.q2 + static_cast<size_t>(r0 + i) * x.hp;
     __m512 s[M][4];
-#pragma GCC unroll 8
-    for (int i = 0; i < M; i++)
-        for (int v = 0; v < 4; v++) s[i][v] = _mm512_setzero_ps();
-    const uint32_t* kt = x.kt;
-    for (int c = 0; c < x.hp; c++, kt += k_bk) {
-        const __m512bh k0 = (__m512bh)_mm512_load_si512(kt), k1 = (__m512bh)_mm512_load_si512(kt + 16),
-                       k2 = (__m512bh)_mm512_load_si512(kt + 32), k3 = (__m512bh)_mm512_load_si512(kt + 48);
-#pragma GCC unroll 8
-        for (int i = 0; i < M; i++) {
-            const __m512bh a = (__m512bh)_mm512_set1_epi32(static_cast<int>(qp[i][c]));
-            s[i][0] = _mm512_dpbf16_ps(s[i][0], a, k0);
-            s[i][1] = _mm512_dpbf16_ps(s[i][1], a, k1);
-            s[i][2] = _mm512_dpbf16_ps(s[i][2], a, k2);
-            s[i][3] = _mm512_dpbf16_ps(s[i][3], a, k3);
-        }
-    }
+    attention_scores<Bf16Dot, M>(qp, x.hp, x.kt, s);  // S = Q2 · Kt2
     // Row maxima of the visible scores (masked lanes: -inf; unread cache lanes never count).
     const __m512 ninf = _mm512_set1_ps(-INFINITY);
     __mmask16 mk[M][4];
-    alignas(64) float tmax[16];
+    // Lane i = row i's maximum, gathered in a register: six scalar stores read back as one vector
+    // would stall on store-to-load forwarding.
+    __m512 tmax = ninf;
 #pragma GCC unroll 8
     for (int i = 0; i < M; i++) {
-        const int valid = std::clamp(lim[i] - t0 + 1, 0, nk);  // keys t0 .. t0+valid-1 are not in the future
-        const int below = std::clamp(lo[i] - t0, 0, nk);          // keys t0 .. t0+below-1 are out of the window
-        for (int v = 0; v < 4; v++)
-            mk[i][v] = count_mask(valid - 16 * v) & static_cast<__mmask16>(~count_mask(below - 16 * v));
+        visible_masks(lim[i], lo[i], t0, nk, mk[i]);
         __m512 mx = _mm512_mask_mov_ps(ninf, mk[i][0], s[i][0]);
         for (int v = 1; v < 4; v++) mx = _mm512_mask_max_ps(mx, mk[i][v], mx, s[i][v]);
-        tmax[i] = _mm512_reduce_max_ps(mx);
+        tmax = _mm512_mask_mov_ps(tmax, static_cast<__mmask16>(1u << i), _mm512_set1_ps(_mm512_reduce_max_ps(mx)));
     }
     // New maxima (in units of s·c2, c2 > 0 keeps the order) and the corrections 2^(m_old - m_new)
     // of the M rows in one vector: 0 where the row had no visible key yet, 1 where it still has none.
     const __m512 c2 = _mm512_set1_ps(x.c2);
     const __mmask16 rows = count_mask(M);
     const __m512 m_old = _mm512_maskz_loadu_ps(rows, x.m + r0);
-    const __m512 m_new = _mm512_max_ps(m_old, _mm512_mul_ps(_mm512_load_ps(tmax), c2));
+    const __m512 m_new = _mm512_max_ps(m_old, _mm512_mul_ps(tmax, c2));
     __m512 corr = exp2_nonpos(_mm512_sub_ps(m_old, m_new));
     corr = _mm512_mask_mov_ps(corr, _mm512_cmp_ps_mask(m_old, ninf, _CMP_EQ_OQ), _mm512_setzero_ps());
     corr = _mm512_mask_mov_ps(corr, _mm512_cmp_ps_mask(m_new, ninf, _CMP_EQ_OQ), _mm512_set1_ps(1.f));
@@ -143,40 +122,9 @@ void block(const Ctx& x, int r0, int t0, int nk) {
         _mm512_store_ps(lrow, _mm512_fmadd_ps(_mm512_load_ps(lrow), _mm512_set1_ps(corr_a[i]), sum));
     }
     const int jmax = std::clamp(lim[M - 1] - t0 + 1, 0, nk);
+    // O = O·corr + P · V, one key pair per step.
     const int jpmax = (jmax + 1) / 2;
-    for (int cv0 = 0; cv0 < x.hdp; cv0 += 64) {
-        __mmask16 vm[4];
-        for (int v = 0; v < 4; v++) vm[v] = count_mask(t.head_dim - cv0 - 16 * v);
-        __m512 acc[M][4];
-#pragma GCC unroll 8
-        for (int i = 0; i < M; i++) {
-            const __m512 cr = _mm512_set1_ps(corr_a[i]);
-            float* orow = x.o + static_cast<size_t>(r0 + i) * x.hdp + cv0;
-            for (int v = 0; v < 4; v++)
-                acc[i][v] = vm[v] ? _mm512_mul_ps(cr, _mm512_load_ps(orow + 16 * v)) : _mm512_setzero_ps();
-        }
-        const uint32_t* vr = x.v2 + cv0;
-        for (int jp = 0; jp < jpmax; jp++, vr += x.hdp) {
-            const __m512bh v0 = (__m512bh)_mm512_maskz_loadu_epi32(vm[0], vr),
-                           v1 = (__m512bh)_mm512_maskz_loadu_epi32(vm[1], vr + 16),
-                           v2 = (__m512bh)_mm512_maskz_loadu_epi32(vm[2], vr + 32),
-                           v3 = (__m512bh)_mm512_maskz_loadu_epi32(vm[3], vr + 48);
-#pragma GCC unroll 8
-            for (int i = 0; i < M; i++) {
-                const __m512bh pj = (__m512bh)_mm512_set1_epi32(static_cast<int>(x.p2[i * (k_bk / 2) + jp]));
-                acc[i][0] = _mm512_dpbf16_ps(acc[i][0], pj, v0);
-                acc[i][1] = _mm512_dpbf16_ps(acc[i][1], pj, v1);
-                acc[i][2] = _mm512_dpbf16_ps(acc[i][2], pj, v2);
-                acc[i][3] = _mm512_dpbf16_ps(acc[i][3], pj, v3);
-            }
-        }
-#pragma GCC unroll 8
-        for (int i = 0; i < M; i++) {
-            float* orow = x.o + static_cast<size_t>(r0 + i) * x.hdp + cv0;
-            for (int v = 0; v < 4; v++)
-                if (vm[v]) _mm512_store_ps(orow + 16 * v, acc[i][v]);
-        }
-    }
+    attention_pv<Bf16Dot, M>(x.o, x.hdp, t.head_dim, r0, corr_a, jpmax, x.p2, k_bk / 2, x.v2, x.hdp);
 }
 
 void task(const AttnTask& t) {
@@ -205,27 +153,13 @@ void task(const AttnTask& t) {
     const auto* kc = reinterpret_cast<const uint32_t*>(t.kt);
     const auto* vc = reinterpret_cast<const uint32_t*>(t.v);
     const size_t tile_u32 = bf16_cache_tile_u32(hd);
-    const int last = t.pos_first + t.n_pos - 1;
-    // Sliding window: tiles wholly before the first query's window hold no visible key.
-    const int first = attention_first_key(t, t.pos_first) / k_bk * k_bk;
-    for (int t0 = first; t0 <= last; t0 += k_bk) {
-        const int nk = std::min(k_bk, last + 1 - t0);
-        x.kt = kc + static_cast<size_t>(t0 / k_bk) * tile_u32;
-        x.v2 = vc + static_cast<size_t>(t0 / k_bk) * tile_u32;
-        for (int r0 = 0; r0 < R; r0 += k_mr) {
-            const int rows = std::min(k_mr, R - r0);
-            if (t.pos_first + (r0 + rows - 1) / t.group < t0) continue;
-            if (attention_first_key(t, t.pos_first + r0 / t.group) >= t0 + nk) continue;  // all before the window
-            switch (rows) {
-                case 1: block<1>(x, r0, t0, nk); break;
-                case 2: block<2>(x, r0, t0, nk); break;
-                case 3: block<3>(x, r0, t0, nk); break;
-                case 4: block<4>(x, r0, t0, nk); break;
-                case 5: block<5>(x, r0, t0, nk); break;
-                default: block<6>(x, r0, t0, nk); break;
-            }
-        }
-    }
+    attention_blocks<k_mr>(
+        t, R,
+        [&](int t0) {
+            x.kt = kc + static_cast<size_t>(t0 / k_bk) * tile_u32;
+            x.v2 = vc + static_cast<size_t>(t0 / k_bk) * tile_u32;
+        },
+        [&]<int M>(int r0, int t0, int nk) { block<M>(x, r0, t0, nk); });
     float* lsum = lsum_buf.get(R);
     for (int r = 0; r < R; r++) lsum[r] = _mm512_reduce_add_ps(_mm512_load_ps(x.l + static_cast<size_t>(r) * 16));
     attention_write_out(t, R, x.o, x.hdp, lsum);

@@ -1,9 +1,10 @@
 // Vectorised exp for the AVX-512 kernels (softmax in attention, SwiGLU, log-sum-exp).
-// Include only from files compiled with AVX-512 flags.
+// Include only from files compiled with AVX-512 flags (unnamed namespace: see tile_util.h).
 #pragma once
 #include <immintrin.h>
 
 namespace rb::cpu {
+namespace {
 
 // exp(x) = 2^n · e^r, |r| <= ln2/2, degree-6 Taylor polynomial (< 1.2e-7 relative);
 // vscalefps applies 2^n with correct overflow (inf) and underflow (0).
@@ -24,4 +25,5 @@ inline __m512 exp512(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
+}  // namespace
 }  // namespace rb::cpu

@@ -103,6 +103,10 @@ const char* gemm_kernel_name(backend::WeightType t);
 bool gemm_rounds_x_to_bf16(backend::WeightType t);
 
 // ---- internals shared by gemm*.cpp / attention*.cpp (not an interface for other folders) ----
+// The per-ISA files write each piece of logic once, as templates over a vector type or a
+// multiply-add (tile_util.h: ISA-neutral skeleton; avx2_util.h, avx512_util.h: vector types,
+// GEMM micro-kernel, GEMV, flash-attention block parts; peak_loops.h: the ceilings' loops),
+// instantiated inside each ISA file with its own flags.
 namespace detail {
 
 /// Packed weight layout (identical for every ISA level, so force_isa may change at any time):

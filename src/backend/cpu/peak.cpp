@@ -1,7 +1,6 @@
-// The FMA peak the benchmark compares against, measured in the same run.
+// The ceilings the benchmark compares against (FMA and vdpbf16ps peaks, read bandwidth), measured
+// in the same run; the loops themselves are in peak_loops.h (per-ISA files peak_*.cpp).
 #include "backend/cpu/peak.h"
-
-#include <immintrin.h>
 
 #include <algorithm>
 #include <atomic>
@@ -14,84 +13,13 @@
 #include "backend/cpu/kernels.h"
 
 namespace rb::cpu {
+using detail::dp_loop_avx512bf16;
+using detail::fma_loop_avx2;
+using detail::fma_loop_avx512;
+using detail::read_pass_avx2;
+using detail::read_pass_avx512;
+
 namespace {
-
-// Horizontal sum through memory (GCC 12's _mm512_reduce_add_ps warns inside target functions).
-__attribute__((target("avx512f"))) float hsum512(__m512 v) {
-    alignas(64) float out[16];
-    _mm512_store_ps(out, v);
-    float s = 0;
-    for (float x : out) s += x;
-    return s;
-}
-
-// 12 independent accumulators hide the 4-cycle FMA latency on two FMA ports.
-__attribute__((target("avx512f"))) double fma_loop_avx512(long iters) {
-    __m512 a[12];
-    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(1.0f + i * 1e-3f);
-    const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (long it = 0; it < iters; it++)
-        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
-    __m512 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
-    volatile float sink = hsum512(s);
-    (void)sink;
-    return static_cast<double>(iters) * 12 * 16 * 2;
-}
-
-__attribute__((target("avx2,fma"))) double fma_loop_avx2(long iters) {
-    __m256 a[12];
-    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps(1.0f + i * 1e-3f);
-    const __m256 b = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (long it = 0; it < iters; it++)
-        for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
-    __m256 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, a[i]);
-    alignas(32) float out[8];
-    _mm256_store_ps(out, s);
-    volatile float sink = out[0];
-    (void)sink;
-    return static_cast<double>(iters) * 12 * 8 * 2;
-}
-
-__attribute__((target("avx512f,avx512bf16"))) double dp_loop_avx512bf16(long iters) {
-    __m512 a[12];
-    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(1.0f + i * 1e-3f);
-    const __m512bh b = (__m512bh)_mm512_set1_epi32(0x3f803f80), c = (__m512bh)_mm512_set1_epi32(0x33d633d6);
-    for (long it = 0; it < iters; it++)
-        for (int i = 0; i < 12; i++) a[i] = _mm512_dpbf16_ps(a[i], b, c);
-    __m512 s = a[0];
-    for (int i = 1; i < 12; i++) s = _mm512_add_ps(s, a[i]);
-    volatile float sink = hsum512(s);
-    (void)sink;
-    return static_cast<double>(iters) * 12 * 64;
-}
-
-__attribute__((target("avx2"))) double read_pass_avx2(const float* p, size_t n) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    const size_t half = n / 2;
-    for (size_t i = 0; i + 16 <= half; i += 16) {
-        s0 = _mm256_add_ps(s0, _mm256_load_ps(p + i));
-        s1 = _mm256_add_ps(s1, _mm256_load_ps(p + i + 8));
-        s2 = _mm256_add_ps(s2, _mm256_load_ps(p + half + i));
-        s3 = _mm256_add_ps(s3, _mm256_load_ps(p + half + i + 8));
-    }
-    alignas(32) float out[8];
-    _mm256_store_ps(out, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-    return out[0];
-}
-
-__attribute__((target("avx512f"))) double read_pass_avx512(const float* p, size_t n) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-    const size_t half = n / 2;
-    for (size_t i = 0; i + 32 <= half; i += 32) {
-        s0 = _mm512_add_ps(s0, _mm512_load_ps(p + i));
-        s1 = _mm512_add_ps(s1, _mm512_load_ps(p + i + 16));
-        s2 = _mm512_add_ps(s2, _mm512_load_ps(p + half + i));
-        s3 = _mm512_add_ps(s3, _mm512_load_ps(p + half + i + 16));
-    }
-    return hsum512(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
-}
 
 double fma_loop_scalar(long iters) {
     float a[8];

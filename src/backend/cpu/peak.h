@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 
 namespace rb::cpu {
 /// Measured f32 FMA throughput (GFLOP/s) on `threads` threads with the widest vector
@@ -18,4 +19,13 @@ double measure_read_bandwidth_gbs(int threads);
 using PeakLoop = double (*)(long iters);
 PeakLoop fma_peak_loop_avx512();
 PeakLoop bf16_dot_peak_loop();
+
+namespace detail {  // the per-ISA loops (peak_avx2.cpp, peak_avx512.cpp, peak_avx512bf16.cpp), for peak.cpp
+double fma_loop_avx2(long iters);
+double fma_loop_avx512(long iters);
+double dp_loop_avx512bf16(long iters);
+/// One read pass over p[0, n) (64-byte aligned), two streams; returns a value of the sum.
+double read_pass_avx2(const float* p, size_t n);
+double read_pass_avx512(const float* p, size_t n);
+}  // namespace detail
 }
