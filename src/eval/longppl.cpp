@@ -162,6 +162,19 @@ std::string cache_path(const LongPplOptions& o, const std::string& text, nlohman
     return (std::filesystem::path(o.cache_dir) / ("longppl-keys-" + sha256_hex(key->dump()) + ".json")).string();
 }
 
+// A unit's record before its losses: L − 1 evaluated tokens (loss_overall: L − 1 losses) and its key set.
+LongPplDoc unit_doc(const std::string& source, int L, const KeySet& ks) {
+    LongPplDoc d;
+    d.source = source;
+    d.tokens = L - 1;
+    d.evaluator_tokens = ks.evaluator_tokens;
+    d.evaluator_key_tokens = ks.evaluator_key_tokens;
+    d.cache_hit = ks.cache_hit;
+    d.evaluator_keys = ks.evaluator_keys;
+    d.key_spans = ks.spans;
+    return d;
+}
+
 // compute_longppl on one unit: tokens [first, first + L) of the document, no BOS.
 LongPplDoc reference_unit(LanguageModel& model, const std::vector<TokenSpan>& sp, const std::vector<ByteSpan>& hf,
                           size_t first, size_t b0, int L, const KeySet& ks, const std::string& source) {
@@ -176,14 +189,7 @@ LongPplDoc reference_unit(LanguageModel& model, const std::vector<TokenSpan>& sp
     targets[L - 1] = -1;
     std::vector<double> lp(L);
     model.score(window.data(), L, targets.data(), lp.data());
-    LongPplDoc d;
-    d.source = source;
-    d.tokens = L - 1;  // loss_overall: L − 1 losses
-    d.evaluator_tokens = ks.evaluator_tokens;
-    d.evaluator_key_tokens = ks.evaluator_key_tokens;
-    d.cache_hit = ks.cache_hit;
-    d.evaluator_keys = ks.evaluator_keys;
-    d.key_spans = ks.spans;
+    LongPplDoc d = unit_doc(source, L, ks);
     for (int k = 0; k < L - 1; k++) {
         if (!std::isfinite(lp[k])) throw Error("{}: non-finite log-probability at window position {}", source, k);
         d.nll_sum -= lp[k];
@@ -195,6 +201,77 @@ LongPplDoc reference_unit(LanguageModel& model, const std::vector<TokenSpan>& sp
         d.key_tokens.push_back(i);
     }
     return d;
+}
+
+// The ropebench convention on one unit: the window is [BOS] + tokens [first, first + seg) of the
+// document (`off` = 1 with a BOS, else 0); the unit's token j is predicted at window position j + off − 1.
+LongPplDoc ropebench_unit(LanguageModel& model, const std::vector<TokenSpan>& sp, size_t first, size_t b0, int L, int bos,
+                          const KeySet& ks, const std::string& source) {
+    const int off = bos >= 0 ? 1 : 0, seg = L - off;
+    std::vector<int> window(L), targets(L);
+    std::vector<double> lp(L);
+    std::vector<ByteSpan> tspans(seg);
+    if (off) window[0] = bos;
+    for (int j = 0; j < seg; j++) {
+        const TokenSpan& t = sp[first + j];
+        window[j + off] = t.id;
+        tspans[j] = {std::max(t.begin, b0) - b0, std::max(t.end, b0) - b0};
+    }
+    std::vector<char> key = align_key_tokens(tspans, ks.spans);
+    for (int i = 0; i < L - 1; i++) targets[i] = window[i + 1];
+    targets[L - 1] = -1;
+    model.score(window.data(), L, targets.data(), lp.data());
+    LongPplDoc d = unit_doc(source, L, ks);
+    for (int j = 1 - off; j < seg; j++) {  // token j of the unit is predicted at window position i
+        const int i = j + off - 1;
+        if (!std::isfinite(lp[i])) throw Error("{}: non-finite log-probability at window position {}", source, i);
+        d.nll_sum -= lp[i];
+        if (key[j]) {
+            d.n_key++;
+            d.nll_key_sum -= lp[i];
+            d.key_tokens.push_back(j);
+        }
+    }
+    return d;
+}
+
+struct LongPplUnit {
+    const Document* doc;
+    std::string source;
+    size_t first;  // first token of the unit in the document's tokens
+};
+
+// Units of `seg` consecutive tokens: each document's first (with `split`, each whole segment),
+// at most `max_units` (0 = all). Fills the token spans of the documents read and the skipped
+// (too short) documents.
+
+std::vector<LongPplUnit> longppl_units(const Tokenizer& tok, const std::vector<Document>& docs, int seg, bool split,
+                                       int max_units, std::vector<std::vector<TokenSpan>>& doc_spans,
+                                       std::vector<std::string>& skipped) {
+    std::vector<LongPplUnit> units;
+    for (size_t di = 0; di < docs.size(); di++) {
+        if (max_units > 0 && static_cast<int>(units.size()) >= max_units) break;
+        doc_spans[di] = tok.encode_with_spans(docs[di].text);
+        const size_t n = doc_spans[di].size();
+        if (n < static_cast<size_t>(seg)) {
+            skipped.push_back(docs[di].source);
+            continue;
+        }
+        const size_t n_units = split ? n / seg : 1;
+        for (size_t k = 0; k < n_units; k++) {
+            if (max_units > 0 && static_cast<int>(units.size()) >= max_units) break;
+            units.push_back({&docs[di], split ? fmt::format("{}#seg{}", docs[di].source, k) : docs[di].source, k * seg});
+            units.back().doc = &docs[di];
+        }
+    }
+    return units;
+}
+
+void add_unit(LongPplResult& r, LongPplDoc d) {
+    r.n_key += d.n_key;
+    r.nll_key_sum += d.nll_key_sum;
+    if (d.n_key == 0) r.without_key.push_back(d.source);
+    r.docs.push_back(std::move(d));
 }
 
 }  // namespace
@@ -265,40 +342,19 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
     const int bos = tok.leading_bos();
     const int off = bos >= 0 ? 1 : 0;
     const int L = o.ctx, seg = ref ? L : L - off;
-    struct Unit {
-        const Document* doc;
-        std::string source;
-        size_t first;  // first token of the unit in the document's tokens
-    };
     LongPplResult r;
     r.convention = o.convention;
-    std::vector<Unit> units;
     std::vector<std::vector<TokenSpan>> doc_spans(docs.size());
-    for (size_t di = 0; di < docs.size(); di++) {
-        if (max_units > 0 && static_cast<int>(units.size()) >= max_units) break;
-        doc_spans[di] = tok.encode_with_spans(docs[di].text);
-        const size_t n = doc_spans[di].size();
-        if (n < static_cast<size_t>(seg)) {
-            r.skipped.push_back(docs[di].source);
-            continue;
-        }
-        const size_t n_units = split ? n / seg : 1;
-        for (size_t k = 0; k < n_units; k++) {
-            if (max_units > 0 && static_cast<int>(units.size()) >= max_units) break;
-            units.push_back({&docs[di], split ? fmt::format("{}#seg{}", docs[di].source, k) : docs[di].source, k * seg});
-            units.back().doc = &docs[di];
-        }
-    }
+    const std::vector<LongPplUnit> units = longppl_units(tok, docs, seg, split, max_units, doc_spans, r.skipped);
     if (units.empty())
         throw Error("no document has at least {} = {} tokens ({} skipped)",
                     ref ? "ctx" : off ? "ctx - 1" : "ctx (no BOS)", seg, r.skipped.size());
     std::vector<std::vector<ByteSpan>> doc_hf(docs.size());  // reference: HF spans of the evaluated tokens
     const int64_t ev_before = ev.tokens_processed(), m_before = model.tokens_processed();
-    std::vector<int> window(L), targets(L);
-    std::vector<double> lp(L);
     int64_t done = 0;
     for (const auto& u : units) {
-        const auto& sp = doc_spans[static_cast<size_t>(u.doc - docs.data())];
+        const size_t di = static_cast<size_t>(u.doc - docs.data());
+        const auto& sp = doc_spans[di];
         // The text the unit's tokens cover; the first unit of a document starts at byte 0.
         const size_t b0 = u.first == 0 ? 0 : sp[u.first].begin;
         const size_t b1 = sp[u.first + seg - 1].end;
@@ -306,49 +362,11 @@ LongPplResult evaluate_longppl(LanguageModel& model, const Tokenizer& tok, Langu
         KeySet ks = key_spans_for_text(ev, etok, text, o);
         (ks.cache_hit ? r.cache_hits : r.cache_misses)++;
         if (ref) {
-            const size_t di = static_cast<size_t>(u.doc - docs.data());
             if (doc_hf[di].empty()) doc_hf[di] = hf_token_spans(tok, u.doc->text, sp);
-            LongPplDoc d = reference_unit(model, sp, doc_hf[di], u.first, b0, L, ks, u.source);
-            r.n_key += d.n_key;
-            r.nll_key_sum += d.nll_key_sum;
-            if (d.n_key == 0) r.without_key.push_back(d.source);
-            r.docs.push_back(std::move(d));
-            if (progress) progress(++done, static_cast<int64_t>(units.size()));
-            continue;
+            add_unit(r, reference_unit(model, sp, doc_hf[di], u.first, b0, L, ks, u.source));
+        } else {
+            add_unit(r, ropebench_unit(model, sp, u.first, b0, L, bos, ks, u.source));
         }
-        std::vector<ByteSpan> tspans(seg);
-        if (off) window[0] = bos;
-        for (int j = 0; j < seg; j++) {
-            const TokenSpan& t = sp[u.first + j];
-            window[j + off] = t.id;
-            tspans[j] = {std::max(t.begin, b0) - b0, std::max(t.end, b0) - b0};
-        }
-        std::vector<char> key = align_key_tokens(tspans, ks.spans);
-        for (int i = 0; i < L - 1; i++) targets[i] = window[i + 1];
-        targets[L - 1] = -1;
-        model.score(window.data(), L, targets.data(), lp.data());
-        LongPplDoc d;
-        d.source = u.source;
-        d.tokens = L - 1;
-        d.evaluator_tokens = ks.evaluator_tokens;
-        d.evaluator_key_tokens = ks.evaluator_key_tokens;
-        d.cache_hit = ks.cache_hit;
-        d.evaluator_keys = ks.evaluator_keys;
-        d.key_spans = ks.spans;
-        for (int j = 1 - off; j < seg; j++) {  // token j of the unit is predicted at window position i
-            const int i = j + off - 1;
-            if (!std::isfinite(lp[i])) throw Error("{}: non-finite log-probability at window position {}", u.source, i);
-            d.nll_sum -= lp[i];
-            if (key[j]) {
-                d.n_key++;
-                d.nll_key_sum -= lp[i];
-                d.key_tokens.push_back(j);
-            }
-        }
-        r.n_key += d.n_key;
-        r.nll_key_sum += d.nll_key_sum;
-        if (d.n_key == 0) r.without_key.push_back(d.source);
-        r.docs.push_back(std::move(d));
         if (progress) progress(++done, static_cast<int64_t>(units.size()));
     }
     r.tokens_processed = model.tokens_processed() - m_before;

@@ -55,97 +55,133 @@ RopeGeometry rope_geometry(const ModelConfig& cfg) {
     return g;
 }
 
-LlamaModel::LlamaModel(const Checkpoint& ckpt, backend::Backend& be, backend::WeightType wtype)
-    : m_cfg(ckpt.config()), m_be(be), m_wtype(wtype) {
-    const auto& c = m_cfg;
-    const int64_t hidden = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads,
-                  I = c.intermediate_size, vocab = c.vocab_size;
-    if (H % KV != 0)
-        throw Error("{}: num_attention_heads ({}) is not a multiple of num_key_value_heads ({})", c.source, H, KV);
-    auto upload_vec = [&](const std::vector<float>& v) {
+namespace {
+
+// Rows of `b` appended to those of `a` (fused matrices from separate tensors).
+std::vector<float> cat_rows(std::vector<float> a, const std::vector<float>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+
+}  // namespace
+
+class LlamaModel::Loader {
+public:
+    Loader(const Checkpoint& ckpt, backend::Backend& be) : m_ckpt(ckpt), m_be(be) {}
+    // Every tensor read is noted, so that one the config does not account for is an error, not dropped.
+    std::vector<float> load(const std::string& name, const std::vector<int64_t>& shape) {
+        m_used.insert(name);
+        return m_ckpt.load_f32(name, shape);
+    }
+    bool has(const std::string& name) const { return m_ckpt.has_tensor(name); }
+    float* upload_vec(const std::vector<float>& v) {
         float* p = m_be.alloc(v.size());
         m_be.upload(p, v.data(), v.size());
         return p;
-    };
-    // Every tensor read, so that one the config does not account for is an error, not dropped.
-    std::set<std::string> used;
-    auto load = [&](const std::string& name, const std::vector<int64_t>& shape) {
-        used.insert(name);
-        return ckpt.load_f32(name, shape);
-    };
-    auto cat_rows = [](std::vector<float> a, const std::vector<float>& b) {
-        a.insert(a.end(), b.begin(), b.end());
-        return a;
-    };
-    std::vector<float> embed = load("model.embed_tokens.weight", {vocab, hidden});
+    }
+    const Checkpoint& checkpoint() const { return m_ckpt; }
+    const std::set<std::string>& used() const { return m_used; }
+
+private:
+    const Checkpoint& m_ckpt;
+    backend::Backend& m_be;
+    std::set<std::string> m_used;
+};
+
+LlamaModel::LlamaModel(const Checkpoint& ckpt, backend::Backend& be, backend::WeightType wtype)
+    : m_cfg(ckpt.config()), m_be(be), m_wtype(wtype) {
+    const auto& c = m_cfg;
+    if (c.num_heads % c.num_kv_heads != 0)
+        throw Error("{}: num_attention_heads ({}) is not a multiple of num_key_value_heads ({})", c.source, c.num_heads,
+                    c.num_kv_heads);
+    Loader ld(ckpt, m_be);
+    std::vector<float> embed = ld.load("model.embed_tokens.weight", {c.vocab_size, c.hidden_size});
     m_embed_floats = embed.size();
     m_params += embed.size();
     m_layers.resize(c.num_layers);
     for (int l = 0; l < c.num_layers; l++) {
-        std::string p = "model.layers." + std::to_string(l) + ".";
+        const std::string p = "model.layers." + std::to_string(l) + ".";
         Layer& L = m_layers[l];
-        auto an = load(p + "input_layernorm.weight", {hidden});
-        auto fn = load(p + "post_attention_layernorm.weight", {hidden});
-        L.attn_norm = upload_vec(an);
-        L.ffn_norm = upload_vec(fn);
-        // Phi-3 stores q/k/v fused (rows q then k then v) and gate/up fused (gate rows first):
-        // the layouts the backend matrices use anyway.
-        std::vector<float> qkv;
-        if (ckpt.has_tensor(p + "self_attn.qkv_proj.weight")) {
-            qkv = load(p + "self_attn.qkv_proj.weight", {(H + 2 * KV) * hd, hidden});
-        } else {
-            auto q = load(p + "self_attn.q_proj.weight", {H * hd, hidden});
-            auto k = load(p + "self_attn.k_proj.weight", {KV * hd, hidden});
-            auto v = load(p + "self_attn.v_proj.weight", {KV * hd, hidden});
-            qkv = cat_rows(cat_rows(std::move(q), k), v);
-        }
-        L.wqkv = m_be.upload_matrix(qkv.data(), static_cast<int>((H + 2 * KV) * hd), static_cast<int>(hidden), wtype);
-        if (c.qkv_bias) {
-            auto b = cat_rows(cat_rows(load(p + "self_attn.q_proj.bias", {H * hd}),
-                                       load(p + "self_attn.k_proj.bias", {KV * hd})),
-                              load(p + "self_attn.v_proj.bias", {KV * hd}));
-            L.qkv_bias = upload_vec(b);
-            m_params += b.size();
-        }
-        if (c.qk_norm) {
-            auto qn = load(p + "self_attn.q_norm.weight", {hd});
-            auto kn = load(p + "self_attn.k_norm.weight", {hd});
-            L.q_norm = upload_vec(qn);
-            L.k_norm = upload_vec(kn);
-            m_params += qn.size() + kn.size();
-        }
-        auto o = load(p + "self_attn.o_proj.weight", {hidden, H * hd});
-        L.wo = m_be.upload_matrix(o.data(), static_cast<int>(hidden), static_cast<int>(H * hd), wtype);
-        std::vector<float> gu;
-        if (ckpt.has_tensor(p + "mlp.gate_up_proj.weight")) {
-            gu = load(p + "mlp.gate_up_proj.weight", {2 * I, hidden});
-        } else {
-            auto g = load(p + "mlp.gate_proj.weight", {I, hidden});
-            auto u = load(p + "mlp.up_proj.weight", {I, hidden});
-            gu = cat_rows(std::move(g), u);
-        }
-        L.wgu = m_be.upload_matrix(gu.data(), static_cast<int>(2 * I), static_cast<int>(hidden), wtype);
-        auto d = load(p + "mlp.down_proj.weight", {hidden, I});
-        L.wdown = m_be.upload_matrix(d.data(), static_cast<int>(hidden), static_cast<int>(I), wtype);
-        m_params += an.size() + fn.size() + qkv.size() + o.size() + gu.size() + d.size();
+        auto an = ld.load(p + "input_layernorm.weight", {c.hidden_size});
+        auto fn = ld.load(p + "post_attention_layernorm.weight", {c.hidden_size});
+        L.attn_norm = ld.upload_vec(an);
+        L.ffn_norm = ld.upload_vec(fn);
+        m_params += an.size() + fn.size();
+        load_attention(ld, p, L);
+        load_mlp(ld, p, L);
     }
-    auto fnorm = load("model.norm.weight", {hidden});
-    m_final_norm = upload_vec(fnorm);
+    load_head(ld, embed);
+    check_all_used(ckpt, ld.used());
+    // The table in backend memory, once (a device backend gathers rows where they live).
+    m_embed = ld.upload_vec(embed);
+}
+
+// Phi-3 stores q/k/v fused (rows q then k then v): the layout the backend matrix uses anyway.
+void LlamaModel::load_attention(Loader& ld, const std::string& p, Layer& L) {
+    const auto& c = m_cfg;
+    const int64_t hidden = c.hidden_size, hd = c.head_dim, H = c.num_heads, KV = c.num_kv_heads;
+    std::vector<float> qkv;
+    if (ld.has(p + "self_attn.qkv_proj.weight")) {
+        qkv = ld.load(p + "self_attn.qkv_proj.weight", {(H + 2 * KV) * hd, hidden});
+    } else {
+        auto q = ld.load(p + "self_attn.q_proj.weight", {H * hd, hidden});
+        auto k = ld.load(p + "self_attn.k_proj.weight", {KV * hd, hidden});
+        auto v = ld.load(p + "self_attn.v_proj.weight", {KV * hd, hidden});
+        qkv = cat_rows(cat_rows(std::move(q), k), v);
+    }
+    L.wqkv = m_be.upload_matrix(qkv.data(), static_cast<int>((H + 2 * KV) * hd), static_cast<int>(hidden), m_wtype);
+    if (c.qkv_bias) {
+        auto b = cat_rows(cat_rows(ld.load(p + "self_attn.q_proj.bias", {H * hd}), ld.load(p + "self_attn.k_proj.bias", {KV * hd})),
+                          ld.load(p + "self_attn.v_proj.bias", {KV * hd}));
+        L.qkv_bias = ld.upload_vec(b);
+        m_params += b.size();
+    }
+    if (c.qk_norm) {
+        auto qn = ld.load(p + "self_attn.q_norm.weight", {hd});
+        auto kn = ld.load(p + "self_attn.k_norm.weight", {hd});
+        L.q_norm = ld.upload_vec(qn);
+        L.k_norm = ld.upload_vec(kn);
+        m_params += qn.size() + kn.size();
+    }
+    auto o = ld.load(p + "self_attn.o_proj.weight", {hidden, H * hd});
+    L.wo = m_be.upload_matrix(o.data(), static_cast<int>(hidden), static_cast<int>(H * hd), m_wtype);
+    m_params += qkv.size() + o.size();
+}
+
+// Phi-3 stores gate/up fused (gate rows first): the layout the backend matrix uses anyway.
+void LlamaModel::load_mlp(Loader& ld, const std::string& p, Layer& L) {
+    const int64_t hidden = m_cfg.hidden_size, I = m_cfg.intermediate_size;
+    std::vector<float> gu;
+    if (ld.has(p + "mlp.gate_up_proj.weight")) {
+        gu = ld.load(p + "mlp.gate_up_proj.weight", {2 * I, hidden});
+    } else {
+        auto g = ld.load(p + "mlp.gate_proj.weight", {I, hidden});
+        auto u = ld.load(p + "mlp.up_proj.weight", {I, hidden});
+        gu = cat_rows(std::move(g), u);
+    }
+    L.wgu = m_be.upload_matrix(gu.data(), static_cast<int>(2 * I), static_cast<int>(hidden), m_wtype);
+    auto d = ld.load(p + "mlp.down_proj.weight", {hidden, I});
+    L.wdown = m_be.upload_matrix(d.data(), static_cast<int>(hidden), static_cast<int>(I), m_wtype);
+    m_params += gu.size() + d.size();
+}
+
+// The final norm and the LM head (its own matrix, or the embedding table when tied).
+void LlamaModel::load_head(Loader& ld, const std::vector<float>& embed) {
+    const int64_t hidden = m_cfg.hidden_size, vocab = m_cfg.vocab_size;
+    auto fnorm = ld.load("model.norm.weight", {hidden});
+    m_final_norm = ld.upload_vec(fnorm);
     m_params += fnorm.size();
-    if (ckpt.has_tensor("lm_head.weight")) {
-        auto lm = load("lm_head.weight", {vocab, hidden});
-        m_lm_head = m_be.upload_matrix(lm.data(), static_cast<int>(vocab), static_cast<int>(hidden), wtype);
+    if (ld.has("lm_head.weight")) {
+        auto lm = ld.load("lm_head.weight", {vocab, hidden});
+        m_lm_head = m_be.upload_matrix(lm.data(), static_cast<int>(vocab), static_cast<int>(hidden), m_wtype);
         m_params += lm.size();
-    } else if (c.tie_word_embeddings) {
+    } else if (m_cfg.tie_word_embeddings) {
         // Tied (transformers' save_pretrained drops lm_head.weight for tied models; a GGUF
         // without output.weight means the same to llama.cpp).
-        m_lm_head = m_be.upload_matrix(embed.data(), static_cast<int>(vocab), static_cast<int>(hidden), wtype);
+        m_lm_head = m_be.upload_matrix(embed.data(), static_cast<int>(vocab), static_cast<int>(hidden), m_wtype);
     } else {
-        throw Error("{}: tensor 'lm_head.weight' is missing and tie_word_embeddings is false", ckpt.path());
+        throw Error("{}: tensor 'lm_head.weight' is missing and tie_word_embeddings is false", ld.checkpoint().path());
     }
-    check_all_used(ckpt, used);
-    // The table in backend memory, once (a device backend gathers rows where they live).
-    m_embed = upload_vec(embed);
 }
 
 LlamaModel::~LlamaModel() {
@@ -233,6 +269,7 @@ void LlamaModel::forward(Session& s, const int* tokens, int n, const int* target
     forward_with_rope_len(s, s.m_pos + n, tokens, n, targets, logprob, argmax, logits);
 }
 
+// Long by nature: the forward pass, one sequence of backend calls per layer and row block over the session's scratch, timed per stage.
 void LlamaModel::forward_with_rope_len(Session& s, int rope_len, const int* tokens, int n, const int* targets,
                                        double* logprob, int* argmax, float* logits) const {
     const auto& c = m_cfg;

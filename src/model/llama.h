@@ -115,6 +115,11 @@ private:
         std::unique_ptr<backend::Matrix> wdown; // [hidden, I]
     };
 
+    class Loader;  // the checkpoint's tensors as the constructor reads them (llama.cpp)
+    void load_attention(Loader& ld, const std::string& prefix, Layer& L);
+    void load_mlp(Loader& ld, const std::string& prefix, Layer& L);
+    void load_head(Loader& ld, const std::vector<float>& embed);
+
     ModelConfig m_cfg;
     backend::Backend& m_be;
     backend::WeightType m_wtype;

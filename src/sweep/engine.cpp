@@ -296,23 +296,23 @@ void check_one_model(Store& store, const SweepConfig& cfg, const std::vector<Pla
     store.set_meta("model", describe);
 }
 
-}  // namespace
-
-SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const SweepOptions& opts, WorkerPool* pool) {
-    auto t0 = Clock::now();
-    Estimator est(cfg);
+// This shard's experiments, planned (identities, estimates, share groups).
+std::vector<Planned> plan_shard(const SweepConfig& cfg, const Runner& runner, const Estimator& est, const Shard& shard) {
     auto all = plan_experiments(cfg, expand_experiments(cfg), runner, est);
     std::vector<Planned> mine;
     for (auto& p : all)
-        if (in_shard(p.shard_id(), opts.shard)) mine.push_back(std::move(p));
+        if (in_shard(p.shard_id(), shard)) mine.push_back(std::move(p));
+    return mine;
+}
 
-    Store store(opts.db);
-    check_one_model(store, cfg, mine);
+void write_sweep_meta(Store& store, const SweepConfig& cfg, const SweepOptions& opts) {
     store.set_meta("config", cfg.text);
     store.set_meta("config_path", cfg.path);
     store.set_meta("tool_version", opts.version);
     store.set_meta("shard", fmt::format("{}/{}", opts.shard.index + 1, opts.shard.count));
+}
 
+std::vector<StoreRow> store_rows(const std::vector<Planned>& mine) {
     std::vector<StoreRow> rows;
     for (const auto& p : mine) {
         StoreRow r;
@@ -324,184 +324,263 @@ SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const Sweep
         r.identity = p.identity.dump();
         rows.push_back(std::move(r));
     }
-    int added = store.add(rows);
+    return rows;
+}
+
+// The shard's rows in the store (new ones pending); experiments left running by a dead process,
+// and with --retry-failed the failed ones, back to pending. Returns the number of rows added.
+int add_to_store(Store& store, const std::vector<Planned>& mine, bool retry_failed) {
+    int added = store.add(store_rows(mine));
     int stale = store.reset_stale_running();
     if (stale) log_info("sweep: {} experiment(s) left running by a dead process go back to pending", stale);
-    if (opts.retry_failed) {
+    if (retry_failed) {
         std::vector<std::string> ids;
         for (auto& p : mine) ids.push_back(p.id);
         int n = store.reset_failed(ids);
         if (n) log_info("sweep: --retry-failed: {} failed experiment(s) back to pending", n);
     }
+    return added;
+}
 
-    SweepSummary sum;
-    sum.total = static_cast<int>(mine.size());
-    std::vector<const Planned*> todo;
-    int done0 = 0, failed0 = 0;
+// The shard's experiments by their status in the store before this invocation runs any.
+struct StoreState {
+    std::vector<const Planned*> pending;
+    int done = 0, failed = 0;
+};
+
+StoreState store_state(Store& store, const std::vector<Planned>& mine) {
+    StoreState s;
     for (const auto& p : mine) {
         auto row = store.get(p.id);
-        if (row->status == "done") ++done0;
-        else if (row->status == "failed") ++failed0;
-        else if (row->status == "pending") todo.push_back(&p);
+        if (row->status == "done") ++s.done;
+        else if (row->status == "failed") ++s.failed;
+        else if (row->status == "pending") s.pending.push_back(&p);
     }
-    // Units of work: the pending members of a share group together, largest L first (it
-    // computes the windows the others reuse); an experiment without a group alone.
+    return s;
+}
+
+using Unit = std::vector<const Planned*>;
+
+// Units of work: the pending members of a share group together, largest L first (it
+// computes the windows the others reuse); an experiment without a group alone.
+struct WorkPlan {
+    std::vector<Unit> units;
     std::map<const Planned*, double> cost;  // FLOPs with sharing, for progress and ETA
     double flops_left = 0;
-    std::vector<std::vector<const Planned*>> units;
-    {
-        std::vector<std::string> groups;
-        std::vector<int> ctxs;
-        std::vector<Estimate> ests;
-        for (const Planned* p : todo) {
-            groups.push_back(p->group);
-            ctxs.push_back(p->exp.ctx);
-            ests.push_back(p->estimate);
-        }
-        const auto shared = group_shared_flops(groups, ctxs, ests);
-        std::map<std::string, size_t> unit_of;
-        for (size_t i = 0; i < todo.size(); i++) {
-            cost[todo[i]] = shared[i];
-            flops_left += shared[i];
-            const Planned* p = todo[i];
-            if (!p->group.empty() && unit_of.count(p->group)) {
-                units[unit_of[p->group]].push_back(p);
-                continue;
-            }
-            if (!p->group.empty()) unit_of[p->group] = units.size();
-            units.push_back({p});
-        }
-        for (auto& u : units)
-            std::stable_sort(u.begin(), u.end(), [](const Planned* a, const Planned* b) { return a->exp.ctx > b->exp.ctx; });
-    }
-    sum.skipped_done = done0;
-    log_info("sweep: {} experiments in {}{}: {} done, {} failed, {} to run ({} new); store {}", sum.total, cfg.path,
-             opts.shard.count > 1 ? fmt::format(" (shard {}/{})", opts.shard.index + 1, opts.shard.count) : "", done0, failed0,
-             todo.size(), added, opts.db);
+};
 
-    std::string worker = opts.worker.empty() ? this_worker() : opts.worker;
-    bool tty = opts.progress == 1 || (opts.progress < 0 && isatty(STDERR_FILENO) && log_level() >= LogLevel::info);
-    // Failures known before running: invalid parameters, unresolvable identity, memory.
-    auto up_front_error = [&](const Planned* p) -> std::string {
-        if (!p->exp.invalid.empty()) return "invalid rope parameters: " + p->exp.invalid;
-        if (!p->identity_error.empty()) return p->identity_error;
-        if (opts.check_memory && est.memory_limit() > 0 && p->estimate.memory > est.memory_limit())
-            return fmt::format("estimated memory {} exceeds the limit {} ({})", human_bytes(p->estimate.memory),
-                               human_bytes(est.memory_limit()), est.memory_limit_source());
-        return "";
-    };
-    auto record = [&](Progress& progress, const Planned* p, const Outcome& o) {
-        std::string label = experiment_label(p->exp);
-        if (o.ok) {
-            store.finish(p->id, o.record.dump(), o.wall_s, opts.version);
-            int64_t tokens = o.record.value("tokens_processed", p->estimate.tokens);
-            progress.finish(label, true, o.wall_s, cost[p], tokens, short_result(o.record));
-        } else {
-            store.fail(p->id, o.error, o.wall_s, opts.version);
-            progress.finish(label, false, o.wall_s, cost[p], 0, o.error);
+WorkPlan plan_units(const std::vector<const Planned*>& todo) {
+    WorkPlan w;
+    std::vector<std::string> groups;
+    std::vector<int> ctxs;
+    std::vector<Estimate> ests;
+    for (const Planned* p : todo) {
+        groups.push_back(p->group);
+        ctxs.push_back(p->exp.ctx);
+        ests.push_back(p->estimate);
+    }
+    const auto shared = group_shared_flops(groups, ctxs, ests);
+    std::map<std::string, size_t> unit_of;
+    for (size_t i = 0; i < todo.size(); i++) {
+        w.cost[todo[i]] = shared[i];
+        w.flops_left += shared[i];
+        const Planned* p = todo[i];
+        if (!p->group.empty() && unit_of.count(p->group)) {
+            w.units[unit_of[p->group]].push_back(p);
+            continue;
         }
-    };
-    if (!pool) {
-        Progress progress(sum.total, done0, failed0, flops_left, tty, 1);
+        if (!p->group.empty()) unit_of[p->group] = w.units.size();
+        w.units.push_back({p});
+    }
+    for (auto& u : w.units)
+        std::stable_sort(u.begin(), u.end(), [](const Planned* a, const Planned* b) { return a->exp.ctx > b->exp.ctx; });
+    return w;
+}
+
+// Runs the units (here or through a WorkerPool) and records each outcome in the store and
+// the progress display.
+class Executor {
+public:
+    Executor(Store& store, const Runner& runner, const SweepOptions& opts, const Estimator& est, WorkPlan& plan,
+             Progress& progress, SweepSummary& sum)
+        : m_store(store), m_runner(runner), m_opts(opts), m_est(est), m_plan(plan), m_progress(progress), m_sum(sum),
+          m_worker(opts.worker.empty() ? this_worker() : opts.worker) {}
+
+    // One experiment after the other in this process, in unit order.
+    void run_here() {
         std::vector<const Planned*> order;
-        for (const auto& u : units) order.insert(order.end(), u.begin(), u.end());
+        for (const auto& u : m_plan.units) order.insert(order.end(), u.begin(), u.end());
         for (const Planned* p : order) {
-            if (!store.claim(p->id, worker)) continue;  // another process on this store took it
-            ++sum.ran;
-            if (auto err = up_front_error(p); !err.empty()) {
-                store.fail(p->id, err, 0, opts.version);
-                progress.finish(experiment_label(p->exp), false, 0, 0, 0, err);
-                continue;
-            }
-            progress.start(experiment_label(p->exp));
-            record(progress, p, run_experiment(runner, p->exp.spec));
+            if (!m_store.claim(p->id, m_worker)) continue;  // another process on this store took it
+            ++m_sum.ran;
+            if (fail_up_front(p)) continue;
+            m_progress.start(experiment_label(p->exp));
+            record(p, run_experiment(m_runner, p->exp.spec));
         }
-    } else {
-        // Units longest first (the stragglers at the end are then the short ones); ties keep
-        // the config's order. A worker takes a whole unit, one experiment at a time.
-        using Unit = std::deque<const Planned*>;
-        auto unit_cost = [&](const std::vector<const Planned*>& u) {
+    }
+
+    // Units longest first (the stragglers at the end are then the short ones); ties keep
+    // the config's order. A worker takes a whole unit, one experiment at a time.
+    void run_pool(WorkerPool& pool) {
+        auto unit_cost = [&](const Unit& u) {
             double f = 0;
-            for (const Planned* p : u) f += cost[p];
+            for (const Planned* p : u) f += m_plan.cost[p];
             return f;
         };
-        std::stable_sort(units.begin(), units.end(),
+        std::stable_sort(m_plan.units.begin(), m_plan.units.end(),
                          [&](const auto& a, const auto& b) { return unit_cost(a) > unit_cost(b); });
-        std::deque<Unit> queue;
-        for (const auto& u : units) queue.emplace_back(u.begin(), u.end());
-        std::map<int, Unit> assigned;  // the rest of each worker's unit
-        std::map<int, const Planned*> in_flight;
-        std::map<std::string, int> deaths;
-        Progress progress(sum.total, done0, failed0, flops_left, tty, pool->size());
-        int active = pool->size();
+        PoolState st;
+        for (const auto& u : m_plan.units) st.queue.emplace_back(u.begin(), u.end());
+        int active = pool.size();
         while (active > 0) {
-            auto ev = pool->wait();
-            if (ev.result) {
-                auto it = in_flight.find(ev.worker);
-                if (it == in_flight.end())
-                    throw Error("sweep: {} returned a result for no experiment (protocol error)", pool->describe(ev.worker));
-                const Planned* p = it->second;
-                in_flight.erase(it);
-                const Outcome& o = *ev.result;
-                if (o.died && ++deaths[p->id] < 2) {
-                    log_warn("sweep: {} lost '{}' ({}); it goes back in the queue", pool->describe(ev.worker),
-                             experiment_label(p->exp), o.error);
-                    store.release(p->id);
-                    Unit back = std::move(assigned[ev.worker]);  // with the rest of its unit
-                    assigned.erase(ev.worker);
-                    back.push_front(p);
-                    queue.push_front(std::move(back));
-                } else {
-                    Outcome final = o;
-                    if (o.died) final.error = fmt::format("{} (the second time; not retried, --retry-failed reruns it)", o.error);
-                    record(progress, p, final);
-                }
-            }
-            bool sent = false;
-            while (!sent) {
-                Unit& mine_left = assigned[ev.worker];
-                if (mine_left.empty()) {
-                    if (queue.empty()) break;
-                    mine_left = std::move(queue.front());
-                    queue.pop_front();
-                }
-                const Planned* p = mine_left.front();
-                mine_left.pop_front();
-                if (!store.claim(p->id, fmt::format("{} ({})", worker, pool->describe(ev.worker)))) continue;
-                if (!deaths.count(p->id)) ++sum.ran;
-                if (auto err = up_front_error(p); !err.empty()) {
-                    store.fail(p->id, err, 0, opts.version);
-                    progress.finish(experiment_label(p->exp), false, 0, 0, 0, err);
-                    continue;
-                }
-                pool->send(ev.worker, p->id, p->exp.spec);
-                in_flight[ev.worker] = p;
-                progress.start(experiment_label(p->exp));
-                sent = true;
-            }
-            if (!sent) {
-                pool->stop(ev.worker);
+            auto ev = pool.wait();
+            if (ev.result) take_result(pool, st, ev.worker, *ev.result);
+            if (!send_next(pool, st, ev.worker)) {
+                pool.stop(ev.worker);
                 --active;
             }
         }
     }
+
+private:
+    using Queued = std::deque<const Planned*>;
+    struct PoolState {
+        std::deque<Queued> queue;
+        std::map<int, Queued> assigned;  // the rest of each worker's unit
+        std::map<int, const Planned*> in_flight;
+        std::map<std::string, int> deaths;
+    };
+
+    // Failures known before running: invalid parameters, unresolvable identity, memory.
+    std::string up_front_error(const Planned* p) const {
+        if (!p->exp.invalid.empty()) return "invalid rope parameters: " + p->exp.invalid;
+        if (!p->identity_error.empty()) return p->identity_error;
+        if (m_opts.check_memory && m_est.memory_limit() > 0 && p->estimate.memory > m_est.memory_limit())
+            return fmt::format("estimated memory {} exceeds the limit {} ({})", human_bytes(p->estimate.memory),
+                               human_bytes(m_est.memory_limit()), m_est.memory_limit_source());
+        return "";
+    }
+
+    // Records `p` failed without running when it has an up-front error; true if it did.
+    bool fail_up_front(const Planned* p) {
+        auto err = up_front_error(p);
+        if (err.empty()) return false;
+        m_store.fail(p->id, err, 0, m_opts.version);
+        m_progress.finish(experiment_label(p->exp), false, 0, 0, 0, err);
+        return true;
+    }
+
+    void record(const Planned* p, const Outcome& o) {
+        std::string label = experiment_label(p->exp);
+        if (o.ok) {
+            m_store.finish(p->id, o.record.dump(), o.wall_s, m_opts.version);
+            int64_t tokens = o.record.value("tokens_processed", p->estimate.tokens);
+            m_progress.finish(label, true, o.wall_s, m_plan.cost[p], tokens, short_result(o.record));
+        } else {
+            m_store.fail(p->id, o.error, o.wall_s, m_opts.version);
+            m_progress.finish(label, false, o.wall_s, m_plan.cost[p], 0, o.error);
+        }
+    }
+
+    // A worker's result: recorded, or (its process died, the first time) the experiment goes
+    // back to the front of the queue with the rest of its unit.
+    void take_result(WorkerPool& pool, PoolState& st, int worker, const Outcome& o) {
+        auto it = st.in_flight.find(worker);
+        if (it == st.in_flight.end())
+            throw Error("sweep: {} returned a result for no experiment (protocol error)", pool.describe(worker));
+        const Planned* p = it->second;
+        st.in_flight.erase(it);
+        if (o.died && ++st.deaths[p->id] < 2) {
+            log_warn("sweep: {} lost '{}' ({}); it goes back in the queue", pool.describe(worker), experiment_label(p->exp),
+                     o.error);
+            m_store.release(p->id);
+            Queued back = std::move(st.assigned[worker]);  // with the rest of its unit
+            st.assigned.erase(worker);
+            back.push_front(p);
+            st.queue.push_front(std::move(back));
+        } else {
+            Outcome final = o;
+            if (o.died) final.error = fmt::format("{} (the second time; not retried, --retry-failed reruns it)", o.error);
+            record(p, final);
+        }
+    }
+
+    // Sends `worker` its next experiment (the rest of its unit, else the next unit); false
+    // when nothing is left for it.
+    bool send_next(WorkerPool& pool, PoolState& st, int worker) {
+        while (true) {
+            Queued& mine_left = st.assigned[worker];
+            if (mine_left.empty()) {
+                if (st.queue.empty()) return false;
+                mine_left = std::move(st.queue.front());
+                st.queue.pop_front();
+            }
+            const Planned* p = mine_left.front();
+            mine_left.pop_front();
+            if (!m_store.claim(p->id, fmt::format("{} ({})", m_worker, pool.describe(worker)))) continue;
+            if (!st.deaths.count(p->id)) ++m_sum.ran;
+            if (fail_up_front(p)) continue;
+            pool.send(worker, p->id, p->exp.spec);
+            st.in_flight[worker] = p;
+            m_progress.start(experiment_label(p->exp));
+            return true;
+        }
+    }
+
+    Store& m_store;
+    const Runner& m_runner;
+    const SweepOptions& m_opts;
+    const Estimator& m_est;
+    WorkPlan& m_plan;
+    Progress& m_progress;
+    SweepSummary& m_sum;
+    const std::string m_worker;
+};
+
+void count_final(Store& store, const std::vector<Planned>& mine, SweepSummary& sum) {
     for (const auto& p : mine) {
         auto row = store.get(p.id);
         if (row->status == "done") ++sum.done;
         else if (row->status == "failed") ++sum.failed;
     }
+}
+
+}  // namespace
+
+SweepSummary run_sweep(const SweepConfig& cfg, const Runner& runner, const SweepOptions& opts, WorkerPool* pool) {
+    auto t0 = Clock::now();
+    Estimator est(cfg);
+    const std::vector<Planned> mine = plan_shard(cfg, runner, est, opts.shard);
+
+    Store store(opts.db);
+    check_one_model(store, cfg, mine);
+    write_sweep_meta(store, cfg, opts);
+    int added = add_to_store(store, mine, opts.retry_failed);
+
+    SweepSummary sum;
+    sum.total = static_cast<int>(mine.size());
+    const StoreState before = store_state(store, mine);
+    WorkPlan plan = plan_units(before.pending);
+    sum.skipped_done = before.done;
+    log_info("sweep: {} experiments in {}{}: {} done, {} failed, {} to run ({} new); store {}", sum.total, cfg.path,
+             opts.shard.count > 1 ? fmt::format(" (shard {}/{})", opts.shard.index + 1, opts.shard.count) : "", before.done,
+             before.failed, before.pending.size(), added, opts.db);
+
+    bool tty = opts.progress == 1 || (opts.progress < 0 && isatty(STDERR_FILENO) && log_level() >= LogLevel::info);
+    {
+        Progress progress(sum.total, before.done, before.failed, plan.flops_left, tty, pool ? pool->size() : 1);
+        Executor exec(store, runner, opts, est, plan, progress, sum);
+        if (pool) exec.run_pool(*pool);
+        else exec.run_here();
+    }
+    count_final(store, mine, sum);
     sum.wall_s = seconds_since(t0);
     return sum;
 }
 
-int print_dry_run(const SweepConfig& cfg, const std::vector<Experiment>& exps, const Estimator& est, std::FILE* out,
-                  const Shard& shard, const Runner* runner) {
-    std::map<std::string, int> by_method, by_group;
-    std::map<int, int> by_ctx;
-    std::map<std::string, std::map<int, int>> table;
-    std::vector<std::string> method_order;
-    int over = 0, invalid = 0, listed = 0;
-    double flops = 0, seconds = 0;
+namespace {
+
+void print_dry_run_header(const SweepConfig& cfg, const Estimator& est, std::FILE* out) {
     const auto& mc = cfg.model_config;
     fmt::print(out, "sweep {} (dry run: nothing is loaded or run)\n", cfg.path);
     fmt::print(out, "model {}{} | geometry from {}: layers {}, heads {}/{}, head_dim {}, hidden {}, trained ctx {}\n", cfg.model,
@@ -513,10 +592,19 @@ int print_dry_run(const SweepConfig& cfg, const std::vector<Experiment>& exps, c
                est.params());
     fmt::print(out, "{:>5}  {:<9} {:<13} {:>6}  {:>9}  {:>10}  {:>9}  {}\n", "#", "group", "method", "ctx", "FLOPs", "memory",
                "time", "parameters");
-    std::vector<const Experiment*> listed_exps;
+}
+
+// The experiments the dry run lists (with --shard, this shard's), with their estimates and share groups.
+struct DryRunList {
+    std::vector<const Experiment*> exps;
     std::vector<Estimate> ests;
     std::vector<std::string> share_groups;
     std::vector<int> ctxs;
+};
+
+DryRunList dry_run_list(const SweepConfig& cfg, const std::vector<Experiment>& exps, const Estimator& est, const Shard& shard,
+                        const Runner* runner) {
+    DryRunList l;
     for (const auto& e : exps) {
         const std::string group = share_group(cfg, e);
         if (shard.count > 1 && runner) {
@@ -528,74 +616,110 @@ int print_dry_run(const SweepConfig& cfg, const std::vector<Experiment>& exps, c
             }
             if (!in_shard(group.empty() ? sha256_hex(id.dump()) : group, shard)) continue;
         }
-        listed_exps.push_back(&e);
-        ests.push_back(est(e));
-        share_groups.push_back(group);
-        ctxs.push_back(e.ctx);
+        l.exps.push_back(&e);
+        l.ests.push_back(est(e));
+        l.share_groups.push_back(group);
+        l.ctxs.push_back(e.ctx);
     }
-    // What will run: within each share group the largest L computes the windows.
-    const std::vector<double> shared = group_shared_flops(share_groups, ctxs, ests);
+    return l;
+}
+
+// What the listed rows add up to.
+struct DryRunTotals {
+    std::map<std::string, int> by_method, by_group;
+    std::map<int, int> by_ctx;
+    std::map<std::string, std::map<int, int>> table;
+    std::vector<std::string> method_order;
+    int over = 0, invalid = 0, listed = 0;
+    double flops = 0, seconds = 0;
     double unshared = 0, f_ppl = 0, f_passkey = 0, f_longppl = 0;
-    for (size_t i = 0; i < listed_exps.size(); i++) {
-        const Experiment& e = *listed_exps[i];
-        ++listed;
-        Estimate x = ests[i];
+};
+
+// One row per experiment, with the FLOPs it runs once sharing is counted; returns the totals.
+DryRunTotals print_dry_run_rows(const SweepConfig& cfg, const DryRunList& l, const Estimator& est, std::FILE* out) {
+    DryRunTotals t;
+    // What will run: within each share group the largest L computes the windows.
+    const std::vector<double> shared = group_shared_flops(l.share_groups, l.ctxs, l.ests);
+    for (size_t i = 0; i < l.exps.size(); i++) {
+        const Experiment& e = *l.exps[i];
+        ++t.listed;
+        Estimate x = l.ests[i];
         const double reused = x.flops - shared[i];  // windows a larger L of its group computes
-        unshared += x.flops_unshared;
-        f_passkey += x.flops_passkey;
+        t.unshared += x.flops_unshared;
+        t.f_passkey += x.flops_passkey;
         // The reused windows come off ppl (truncate) first, else off LongPPL.
         const double off_ppl = std::min(reused, cfg.protocol == "truncate" ? x.flops_ppl : 0.0);
-        f_ppl += x.flops_ppl - off_ppl;
-        f_longppl += x.flops_longppl - (reused - off_ppl);
+        t.f_ppl += x.flops_ppl - off_ppl;
+        t.f_longppl += x.flops_longppl - (reused - off_ppl);
         x.flops = shared[i];
         x.seconds = x.flops / (est.gflops() * 1e9);
         bool too_big = est.memory_limit() > 0 && x.memory > est.memory_limit();
-        over += too_big;
-        invalid += !e.invalid.empty();
-        flops += x.flops;
-        seconds += x.seconds;
-        if (!by_method.count(e.method)) method_order.push_back(e.method);
-        by_method[e.method]++;
-        by_group[e.group]++;
-        by_ctx[e.ctx]++;
-        table[e.method][e.ctx]++;
+        t.over += too_big;
+        t.invalid += !e.invalid.empty();
+        t.flops += x.flops;
+        t.seconds += x.seconds;
+        if (!t.by_method.count(e.method)) t.method_order.push_back(e.method);
+        t.by_method[e.method]++;
+        t.by_group[e.group]++;
+        t.by_ctx[e.ctx]++;
+        t.table[e.method][e.ctx]++;
         std::string label = experiment_label(e);
         std::string params = label.substr(label.find(' ', label.find("ctx=")) == std::string::npos ? label.size()
                                                                                                      : label.find(' ', label.find("ctx=")) + 1);
         std::string flag = too_big ? "  [EXCEEDS MEMORY]" : "";
         if (!e.invalid.empty()) flag += "  [INVALID: " + e.invalid + "]";
-        fmt::print(out, "{:>5}  {:<9} {:<13} {:>6}  {:>9}  {:>10}  {:>9}  {}{}\n", listed, e.group, e.method, e.ctx,
+        fmt::print(out, "{:>5}  {:<9} {:<13} {:>6}  {:>9}  {:>10}  {:>9}  {}{}\n", t.listed, e.group, e.method, e.ctx,
                    human_flops(x.flops), human_bytes(x.memory), human_seconds(x.seconds), params, flag);
     }
-    fmt::print(out, "\nexperiments: {}\n", listed);
+    return t;
+}
+
+// Counts per group, method and context, and the method × context table.
+void print_dry_run_counts(const SweepConfig& cfg, DryRunTotals& t, std::FILE* out) {
+    fmt::print(out, "\nexperiments: {}\n", t.listed);
     std::string groups;
-    for (auto& [g, n] : by_group) groups += fmt::format("{}{} {}", groups.empty() ? "" : ", ", g, n);
+    for (auto& [g, n] : t.by_group) groups += fmt::format("{}{} {}", groups.empty() ? "" : ", ", g, n);
     fmt::print(out, "per group: {}\n", groups);
     fmt::print(out, "per method:");
-    for (auto& m : method_order) fmt::print(out, " {} {}", m, by_method[m]);
+    for (auto& m : t.method_order) fmt::print(out, " {} {}", m, t.by_method[m]);
     fmt::print(out, "\nper context:");
     for (int c : cfg.ctx)
-        if (by_ctx.count(c)) fmt::print(out, " {} {}", c, by_ctx[c]);
+        if (t.by_ctx.count(c)) fmt::print(out, " {} {}", c, t.by_ctx[c]);
     fmt::print(out, "\n\n{:<13}", "method\\ctx");
     for (int c : cfg.ctx) fmt::print(out, " {:>6}", c);
     fmt::print(out, " {:>6}\n", "total");
-    for (auto& m : method_order) {
+    for (auto& m : t.method_order) {
         fmt::print(out, "{:<13}", m);
-        for (int c : cfg.ctx) fmt::print(out, " {:>6}", table[m][c]);
-        fmt::print(out, " {:>6}\n", by_method[m]);
+        for (int c : cfg.ctx) fmt::print(out, " {:>6}", t.table[m][c]);
+        fmt::print(out, " {:>6}\n", t.by_method[m]);
     }
-    fmt::print(out, "\ntotal FLOPs {} | estimated time {} at {:.0f} GFLOP/s\n", human_flops(flops), human_seconds(seconds),
+}
+
+// FLOPs and time with and without sharing, invalid and over-memory experiments.
+void print_dry_run_totals(const DryRunTotals& t, const Estimator& est, std::FILE* out) {
+    fmt::print(out, "\ntotal FLOPs {} | estimated time {} at {:.0f} GFLOP/s\n", human_flops(t.flops), human_seconds(t.seconds),
                est.gflops());
-    fmt::print(out, "without sharing {} ({:.2f} x); per metric: ppl {}, passkey {}, longppl {}{}\n", human_flops(unshared),
-               unshared > 0 ? flops / unshared : 1.0, human_flops(f_ppl), human_flops(f_passkey), human_flops(f_longppl),
-               sharing_enabled() ? "" : " (sharing off: ROPEBENCH_NO_SHARING)");
-    if (invalid) fmt::print(out, "invalid: {} experiment(s) will be recorded as failed without running\n", invalid);
-    if (over)
-        fmt::print(out, "memory: {} experiment(s) exceed the limit {} and will be recorded as failed\n", over,
+    fmt::print(out, "without sharing {} ({:.2f} x); per metric: ppl {}, passkey {}, longppl {}{}\n", human_flops(t.unshared),
+               t.unshared > 0 ? t.flops / t.unshared : 1.0, human_flops(t.f_ppl), human_flops(t.f_passkey),
+               human_flops(t.f_longppl), sharing_enabled() ? "" : " (sharing off: ROPEBENCH_NO_SHARING)");
+    if (t.invalid) fmt::print(out, "invalid: {} experiment(s) will be recorded as failed without running\n", t.invalid);
+    if (t.over)
+        fmt::print(out, "memory: {} experiment(s) exceed the limit {} and will be recorded as failed\n", t.over,
                    human_bytes(est.memory_limit()));
     else
         fmt::print(out, "memory: every experiment fits in {}\n", human_bytes(est.memory_limit()));
-    return over;
+}
+
+}  // namespace
+
+int print_dry_run(const SweepConfig& cfg, const std::vector<Experiment>& exps, const Estimator& est, std::FILE* out,
+                  const Shard& shard, const Runner* runner) {
+    print_dry_run_header(cfg, est, out);
+    const DryRunList listed = dry_run_list(cfg, exps, est, shard, runner);
+    DryRunTotals totals = print_dry_run_rows(cfg, listed, est, out);
+    print_dry_run_counts(cfg, totals, out);
+    print_dry_run_totals(totals, est, out);
+    return totals.over;
 }
 
 }  // namespace rb::sweep

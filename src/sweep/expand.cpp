@@ -48,6 +48,124 @@ std::vector<double> list_rule(const std::string& rule, const json& dict, const M
     return out;
 }
 
+// The spec every experiment of the sweep starts from (ctx and RoPE are set per experiment).
+EvalSpec base_spec(const SweepConfig& cfg) {
+    EvalSpec base;
+    base.model.path = cfg.model_path.empty() ? cfg.model : cfg.model_path;
+    base.model.name = cfg.model;
+    base.model.wtype = cfg.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
+    base.model.backend.name = cfg.backend;
+    base.model.backend.threads = cfg.threads;
+    base.metrics = cfg.metrics;
+    base.texts = cfg.texts;
+    base.max_docs = cfg.max_docs;
+    base.split = cfg.split;
+    base.ppl.protocol = cfg.protocol;
+    base.ppl.bucket = cfg.bucket;
+    base.bootstrap_resamples = cfg.bootstrap;
+    base.passkey = cfg.passkey;
+    base.longppl = cfg.longppl;
+    base.seed = cfg.seed;
+    return base;
+}
+
+// Appends one experiment; its rope_scaling dict is parsed here, once (an invalid one is kept, marked invalid).
+class ExperimentList {
+public:
+    explicit ExperimentList(const SweepConfig& cfg) : m_cfg(cfg), m_geo(rope_geometry(cfg.model_config)), m_base(base_spec(cfg)) {}
+
+    void add(const std::string& method, const std::string& group, int ctx, int line, const json& params) {
+        Experiment e;
+        e.index = static_cast<int>(m_out.size());
+        e.method = method;
+        e.group = group;
+        e.ctx = ctx;
+        e.line = line;
+        e.params = params;
+        e.spec = m_base;
+        e.spec.ctx = ctx;
+        e.spec.model.rope.scaling = params;  // null = plain RoPE
+        e.spec.model.rope.source = line > 0 ? fmt::format("{}:{}: [[methods]]", m_cfg.path, line) : "baseline";
+        try {
+            e.rope = parse_rope_config(m_geo, params);
+            e.resolved = rope_config_to_json(*e.rope);
+        } catch (const Error& err) {
+            e.invalid = err.what();
+        }
+        m_out.push_back(std::move(e));
+    }
+
+    std::vector<Experiment> take() { return std::move(m_out); }
+
+private:
+    const SweepConfig& m_cfg;
+    const RopeGeometry m_geo;
+    const EvalSpec m_base;
+    std::vector<Experiment> m_out;
+};
+
+// One dict of a block (`raw`: a config with the axes' current values) evaluated: numbers first
+// (rules may read factor / original), then lists. Errors name the file, the block's line and the key.
+json evaluate_dict(const Src& src, const MethodBlock& b, size_t bi, const json& raw, const std::map<std::string, double>& vars,
+                   int ctx, const ModelConfig& mc) {
+    json d = json::object();
+    std::string prefix = fmt::format("methods[{}].", bi);
+    if (b.method != "default") d["rope_type"] = b.method;
+    for (auto& [k, v] : raw.items()) {
+        Kind kind = param_kind(k);
+        if (kind == Kind::number_list) continue;
+        try {
+            if (kind == Kind::boolean) {
+                d[k] = v;
+            } else if (kind == Kind::integer) {
+                double x = number_or_expr(v, vars);
+                if (x != std::floor(x) || x < 1) throw Error("expected a positive integer, got {} at ctx {}", x, ctx);
+                d[k] = static_cast<int64_t>(x);
+            } else {
+                d[k] = number_or_expr(v, vars);
+            }
+        } catch (const Error& e) {
+            src.fail(b.line, prefix + k, e.what());
+        }
+    }
+    for (auto& [k, v] : raw.items()) {
+        if (param_kind(k) != Kind::number_list) continue;
+        try {
+            if (v.is_string()) d[k] = list_rule(v.get<std::string>(), d, mc);
+            else {
+                std::vector<double> xs;
+                for (auto& n : v) xs.push_back(n.get<double>());
+                d[k] = xs;
+            }
+        } catch (const Error& e) {
+            src.fail(b.line, prefix + k, e.what());
+        }
+    }
+    return d;
+}
+
+// Block `bi` at one context length: its configs (explicit ones outer) × its axes (last fastest).
+void expand_block(const SweepConfig& cfg, size_t bi, int ctx, ExperimentList& out) {
+    const Src src{cfg.path};
+    const ModelConfig& mc = cfg.model_config;
+    const auto& b = cfg.blocks[bi];
+    std::map<std::string, double> vars{{"ctx", static_cast<double>(ctx)}, {"original", static_cast<double>(trained_context(mc))}};
+    std::vector<json> configs = b.configs.empty() ? std::vector<json>{json::object()} : b.configs;
+    for (const auto& c : configs) {
+        std::vector<size_t> idx(b.axes.size(), 0);
+        for (;;) {
+            json raw = c;
+            for (size_t a = 0; a < b.axes.size(); ++a) raw[b.axes[a].first] = b.axes[a].second[idx[a]];
+            json d = evaluate_dict(src, b, bi, raw, vars, ctx, mc);
+            out.add(b.method, b.group, ctx, b.line, b.method == "default" && d.empty() ? json() : d);
+            // next index, last axis fastest
+            int a = static_cast<int>(b.axes.size()) - 1;
+            while (a >= 0 && ++idx[a] == b.axes[a].second.size()) idx[a--] = 0;
+            if (a < 0) break;
+        }
+    }
+}
+
 }  // namespace
 
 uint64_t count_experiments(const SweepConfig& cfg) {
@@ -73,106 +191,16 @@ uint64_t count_experiments(const SweepConfig& cfg) {
 }
 
 std::vector<Experiment> expand_experiments(const SweepConfig& cfg) {
-    Src src{cfg.path};
-    const ModelConfig& mc = cfg.model_config;
-    const RopeGeometry geo = rope_geometry(mc);
-
-    EvalSpec base;
-    base.model.path = cfg.model_path.empty() ? cfg.model : cfg.model_path;
-    base.model.name = cfg.model;
-    base.model.wtype = cfg.dtype == "bf16" ? backend::WeightType::bf16 : backend::WeightType::f32;
-    base.model.backend.name = cfg.backend;
-    base.model.backend.threads = cfg.threads;
-    base.metrics = cfg.metrics;
-    base.texts = cfg.texts;
-    base.max_docs = cfg.max_docs;
-    base.split = cfg.split;
-    base.ppl.protocol = cfg.protocol;
-    base.ppl.bucket = cfg.bucket;
-    base.bootstrap_resamples = cfg.bootstrap;
-    base.passkey = cfg.passkey;
-    base.longppl = cfg.longppl;
-    base.seed = cfg.seed;
-
-    std::vector<Experiment> out;
-    auto add = [&](const std::string& method, const std::string& group, int ctx, int line, json params) {
-        Experiment e;
-        e.index = static_cast<int>(out.size());
-        e.method = method;
-        e.group = group;
-        e.ctx = ctx;
-        e.line = line;
-        e.params = params;
-        e.spec = base;
-        e.spec.ctx = ctx;
-        e.spec.model.rope.scaling = params;  // null = plain RoPE
-        e.spec.model.rope.source = line > 0 ? fmt::format("{}:{}: [[methods]]", cfg.path, line) : "baseline";
-        try {
-            e.rope = parse_rope_config(geo, params);
-            e.resolved = rope_config_to_json(*e.rope);
-        } catch (const Error& err) {
-            e.invalid = err.what();
-        }
-        out.push_back(std::move(e));
-    };
-    double original = trained_context(mc);
+    ExperimentList out(cfg);
     for (int ctx : cfg.ctx) {
-        if (cfg.baseline) add("default", "baseline", ctx, 0, json());
+        if (cfg.baseline) out.add("default", "baseline", ctx, 0, json());
         for (size_t bi = 0; bi < cfg.blocks.size(); ++bi) {
             const auto& b = cfg.blocks[bi];
             if (!b.ctx.empty() && std::find(b.ctx.begin(), b.ctx.end(), ctx) == b.ctx.end()) continue;
-            std::map<std::string, double> vars{{"ctx", static_cast<double>(ctx)}, {"original", original}};
-            std::vector<json> configs = b.configs.empty() ? std::vector<json>{json::object()} : b.configs;
-            for (const auto& c : configs) {
-                std::vector<size_t> idx(b.axes.size(), 0);
-                for (;;) {
-                    json raw = c;
-                    for (size_t a = 0; a < b.axes.size(); ++a) raw[b.axes[a].first] = b.axes[a].second[idx[a]];
-                    // Evaluate: numbers first (rules may read factor / original), then lists.
-                    json d = json::object();
-                    std::string prefix = fmt::format("methods[{}].", bi);
-                    if (b.method != "default") d["rope_type"] = b.method;
-                    for (auto& [k, v] : raw.items()) {
-                        Kind kind = param_kind(k);
-                        if (kind == Kind::number_list) continue;
-                        try {
-                            if (kind == Kind::boolean) {
-                                d[k] = v;
-                            } else if (kind == Kind::integer) {
-                                double x = number_or_expr(v, vars);
-                                if (x != std::floor(x) || x < 1)
-                                    throw Error("expected a positive integer, got {} at ctx {}", x, ctx);
-                                d[k] = static_cast<int64_t>(x);
-                            } else {
-                                d[k] = number_or_expr(v, vars);
-                            }
-                        } catch (const Error& e) {
-                            src.fail(b.line, prefix + k, e.what());
-                        }
-                    }
-                    for (auto& [k, v] : raw.items()) {
-                        if (param_kind(k) != Kind::number_list) continue;
-                        try {
-                            if (v.is_string()) d[k] = list_rule(v.get<std::string>(), d, mc);
-                            else {
-                                std::vector<double> xs;
-                                for (auto& n : v) xs.push_back(n.get<double>());
-                                d[k] = xs;
-                            }
-                        } catch (const Error& e) {
-                            src.fail(b.line, prefix + k, e.what());
-                        }
-                    }
-                    add(b.method, b.group, ctx, b.line, b.method == "default" && d.empty() ? json() : d);
-                    // next index, last axis fastest
-                    int a = static_cast<int>(b.axes.size()) - 1;
-                    while (a >= 0 && ++idx[a] == b.axes[a].second.size()) idx[a--] = 0;
-                    if (a < 0) break;
-                }
-            }
+            expand_block(cfg, bi, ctx, out);
         }
     }
-    return out;
+    return out.take();
 }
 
 }  // namespace rb::sweep
