@@ -142,6 +142,80 @@ std::unique_ptr<PackedMatrix> pack_matrix(const float* w, int n, int k, backend:
     return m;
 }
 
+namespace {
+
+// The rows of one gemm call after packing: its kernel, the packed activations and their
+// micro-panels of nearly equal height.
+struct GemmCall {
+    const GemmKernel& kern;
+    const PackedMatrix& w;
+    int m, n, kp, mr, n_mp;
+    const float* a_buf;
+    size_t a_stride;
+    float* y;
+    int ldy;
+    int row0(int ip) const { return static_cast<int>(static_cast<long long>(m) * ip / n_mp); }
+};
+
+// Decoding (one row): each thread streams its panel range as two halves side by side.
+void gemv_panels(const GemmCall& c, int n_panels, int nt, ThreadPool& pool) {
+    const size_t pbytes = panel_bytes(c.w);
+    pool.run_on_all([&](int t) {
+        if (t >= nt) return;
+        const int p0 = static_cast<int>(static_cast<long long>(n_panels) * t / nt);
+        const int p1 = static_cast<int>(static_cast<long long>(n_panels) * (t + 1) / nt);
+        const int half = (p1 - p0 + 1) / 2;
+        for (int i = 0; i < half; i++) {
+            const int pa = p0 + i, pb = p0 + half + i;
+            const bool two = pb < p1;
+            c.kern.gemv2(c.kp, c.a_buf, c.mr, c.w.data() + pa * pbytes, two ? c.w.data() + pb * pbytes : nullptr,
+                         c.y + pa * k_nr, two ? c.y + pb * k_nr : nullptr, std::min(k_nr, c.n - pa * k_nr),
+                         two ? std::min(k_nr, c.n - pb * k_nr) : 0);
+        }
+    });
+}
+
+// Several rows: per thread a range of weight panels, k in blocks of kc_block, rows in blocks
+// of mc micro-panels, each panel's k block reused from cache across those rows.
+void blocked_panels(const GemmCall& c, int n_panels, int nt, int kc_block, int mc, ThreadPool& pool) {
+    const size_t pbytes = panel_bytes(c.w);
+    const size_t elem = c.w.wtype == backend::WeightType::f32 ? 4 : 2;
+    pool.run_on_all([&](int t) {
+        if (t >= nt) return;
+        const int p0 = static_cast<int>(static_cast<long long>(n_panels) * t / nt);
+        const int p1 = static_cast<int>(static_cast<long long>(n_panels) * (t + 1) / nt);
+        for (int k0 = 0; k0 < c.kp; k0 += kc_block) {
+            const int kc = std::min(kc_block, c.kp - k0);
+            const size_t a_off = c.kern.a_bf16 ? static_cast<size_t>(k0 / 2) * c.mr : static_cast<size_t>(k0) * c.mr;
+            for (int i0 = 0; i0 < c.n_mp; i0 += mc) {
+                const int i1 = std::min(c.n_mp, i0 + mc);
+                const size_t slice = static_cast<size_t>(kc) * k_nr * elem;  // bytes of one panel's k block
+                for (int p = p0; p < p1; p++) {
+                    const uint8_t* bp = c.w.data() + p * pbytes + static_cast<size_t>(k0) * k_nr * elem;
+                    const int nc = std::min(k_nr, c.n - p * k_nr);
+                    // While this panel is reused from cache, pull the next one towards L2, a share per call,
+                    // so its first use does not wait on memory.
+                    // Not when decoding (one micro-panel): the panels then stream once, in order, which the
+                    // hardware prefetcher follows; a burst of prefetches for a whole 128 KiB panel only
+                    // competes with the loads of the current one.
+                    const uint8_t* next = p + 1 < p1 && c.n_mp > 1 ? bp + pbytes : nullptr;
+                    const size_t share = (slice / (i1 - i0) + 63) / 64 * 64;
+                    for (int ip = i0; ip < i1; ip++) {
+                        if (next)
+                            for (size_t off = (ip - i0) * share; off < std::min(slice, (ip - i0 + 1) * share); off += 64)
+                                _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T1);
+                        const int r0 = c.row0(ip), r1 = c.row0(ip + 1);
+                        c.kern.run(r1 - r0, kc, c.a_buf + ip * c.a_stride + a_off, bp,
+                                   c.y + static_cast<size_t>(r0) * c.ldy + p * k_nr, c.ldy, nc, k0 > 0);
+                    }
+                }
+            }
+        }
+    });
+}
+
+}  // namespace
+
 void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int ldy, ThreadPool& pool) {
     const int n = w.n, k = w.k;
     if (m <= 0 || n <= 0) return;
@@ -155,16 +229,16 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
     // Micro-panels of nearly equal height (differ by at most one row): m = 32 with mr = 14 gives
     // 11+11+10 rows instead of 14+14+4.
     const int n_mp = (m + mr - 1) / mr;
-    auto row0 = [&](int ip) { return static_cast<int>(static_cast<long long>(m) * ip / n_mp); };
     const size_t a_elems = static_cast<size_t>(kp) * mr;  // 4-byte elements per A micro-panel (f32, or bf16 pairs for kp/2)
     const size_t a_stride = kern.a_bf16 ? a_elems / 2 : a_elems;
     // Packed activations, reused across calls by the calling thread (the model's thread).
     static thread_local AlignedBuf<float> scratch;
     auto* a_buf = scratch.get(a_stride * n_mp);
+    const GemmCall c{kern, w, m, n, kp, mr, n_mp, a_buf, a_stride, y, ldy};
 
     auto pack = [&](size_t b, size_t e) {
         for (size_t ip = b; ip < e; ip++) {
-            int r0 = row0(static_cast<int>(ip)), r1 = row0(static_cast<int>(ip) + 1);
+            int r0 = c.row0(static_cast<int>(ip)), r1 = c.row0(static_cast<int>(ip) + 1);
             kern.pack_a(x + static_cast<size_t>(r0) * ldx, r1 - r0, ldx, k, kp, a_buf + ip * a_stride);
         }
     };
@@ -175,8 +249,6 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
         pool.parallel_for(static_cast<size_t>(n_mp), pack);
 
     const int n_panels = (n + k_nr - 1) / k_nr;
-    const size_t pbytes = panel_bytes(w);
-    const size_t elem = w.wtype == backend::WeightType::f32 ? 4 : 2;
     // A single micro-panel of rows (decoding, small m): no reuse of weight panels, so stream each
     // panel over the full k (sequential reads) instead of blocking k.
     // Tuning overrides for benchmarking (results are correct for any value): ROPEBENCH_GEMM_KC
@@ -185,54 +257,10 @@ void gemm(const float* x, int m, int ldx, const PackedMatrix& w, float* y, int l
     const int kc_block = n_mp == 1 ? kp : (env_kc > 0 ? (env_kc + 1) / 2 * 2 : kern.kc);
     const int mc = std::max(1, env_mc > 0 ? env_mc : kern.mc);
     const int nt = std::min(pool.size(), n_panels);
-    if (m == 1 && kern.gemv2) {
-        // Decoding: each thread streams its panel range as two halves side by side.
-        pool.run_on_all([&](int t) {
-            if (t >= nt) return;
-            const int p0 = static_cast<int>(static_cast<long long>(n_panels) * t / nt);
-            const int p1 = static_cast<int>(static_cast<long long>(n_panels) * (t + 1) / nt);
-            const int half = (p1 - p0 + 1) / 2;
-            for (int i = 0; i < half; i++) {
-                const int pa = p0 + i, pb = p0 + half + i;
-                const bool two = pb < p1;
-                kern.gemv2(kp, a_buf, mr, w.data() + pa * pbytes, two ? w.data() + pb * pbytes : nullptr, y + pa * k_nr,
-                           two ? y + pb * k_nr : nullptr, std::min(k_nr, n - pa * k_nr), two ? std::min(k_nr, n - pb * k_nr) : 0);
-            }
-        });
-        return;
-    }
-    pool.run_on_all([&](int t) {
-        if (t >= nt) return;
-        const int p0 = static_cast<int>(static_cast<long long>(n_panels) * t / nt);
-        const int p1 = static_cast<int>(static_cast<long long>(n_panels) * (t + 1) / nt);
-        for (int k0 = 0; k0 < kp; k0 += kc_block) {
-            const int kc = std::min(kc_block, kp - k0);
-            const size_t a_off = kern.a_bf16 ? static_cast<size_t>(k0 / 2) * mr : static_cast<size_t>(k0) * mr;
-            for (int i0 = 0; i0 < n_mp; i0 += mc) {
-                const int i1 = std::min(n_mp, i0 + mc);
-                const size_t slice = static_cast<size_t>(kc) * k_nr * elem;  // bytes of one panel's k block
-                for (int p = p0; p < p1; p++) {
-                    const uint8_t* bp = w.data() + p * pbytes + static_cast<size_t>(k0) * k_nr * elem;
-                    const int nc = std::min(k_nr, n - p * k_nr);
-                    // While this panel is reused from cache, pull the next one towards L2, a share per call,
-                    // so its first use does not wait on memory.
-                    // Not when decoding (one micro-panel): the panels then stream once, in order, which the
-                    // hardware prefetcher follows; a burst of prefetches for a whole 128 KiB panel only
-                    // competes with the loads of the current one.
-                    const uint8_t* next = p + 1 < p1 && n_mp > 1 ? bp + pbytes : nullptr;
-                    const size_t share = (slice / (i1 - i0) + 63) / 64 * 64;
-                    for (int ip = i0; ip < i1; ip++) {
-                        if (next)
-                            for (size_t off = (ip - i0) * share; off < std::min(slice, (ip - i0 + 1) * share); off += 64)
-                                _mm_prefetch(reinterpret_cast<const char*>(next + off), _MM_HINT_T1);
-                        const int r0 = row0(ip), r1 = row0(ip + 1);
-                        kern.run(r1 - r0, kc, a_buf + ip * a_stride + a_off, bp, y + static_cast<size_t>(r0) * ldy + p * k_nr,
-                                 ldy, nc, k0 > 0);
-                    }
-                }
-            }
-        }
-    });
+    if (m == 1 && kern.gemv2)
+        gemv_panels(c, n_panels, nt, pool);
+    else
+        blocked_panels(c, n_panels, nt, kc_block, mc, pool);
 }
 
 }  // namespace rb::cpu
