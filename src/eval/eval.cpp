@@ -131,7 +131,9 @@ json identity_of(const Opened& o, const std::vector<std::string>& metrics) {
     if (o.ev) in.evaluator = {&o.ev->ckpt->config(), &o.eident};
     in.data = &o.files;
     if (has(metrics, "passkey") && !o.spec.passkey.haystack.empty()) in.haystack_sha256 = &o.haystack_sha256;
-    return eval_identity(o.spec, in);
+    in.rope = &o.rope;  // resolved once per evaluation (open_inputs)
+    if (o.ev) in.evaluator_rope = &o.erope;
+    return identity_json(o.spec, in);  // run_eval checked the spec
 }
 
 json model_json(const Opened& o) {

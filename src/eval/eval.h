@@ -142,6 +142,9 @@ struct IdentityInputs {
     ModelFacts evaluator;                          // spec.longppl.evaluator (longppl only)
     const std::vector<DataFile>* data = nullptr;   // spec.texts' files (ppl, longppl)
     const std::string* haystack_sha256 = nullptr;  // spec.passkey.haystack's bytes (passkey grid with a haystack)
+    // RoPE already resolved against model / evaluator (run_eval's); nullptr: resolved here.
+    const RopeConfig* rope = nullptr;
+    const RopeConfig* evaluator_rope = nullptr;
 };
 
 /// The canonical JSON of everything that determines the result (model identity, resolved

@@ -115,10 +115,10 @@ json passkey_identity(const PasskeySpec& ps, const std::string* haystack_sha256)
     return m;
 }
 
-json longppl_identity(const EvalSpec& spec, const ModelFacts& evaluator) {
+json longppl_identity(const EvalSpec& spec, const ModelFacts& evaluator, const RopeConfig* resolved) {
     const LongPplSpec& ls = spec.longppl;
     RB_CHECK(evaluator.config && evaluator.identity, "the evaluator is an input of the identity");
-    const RopeConfig erope = resolve_rope(*evaluator.config, ls.evaluator.rope);
+    const RopeConfig erope = resolved ? *resolved : resolve_rope(*evaluator.config, ls.evaluator.rope);
     json m = {{"evaluator", {{"model", *evaluator.identity}, {"rope", rope_config_to_json(erope)}}},
               {"short_window", longppl_short_window(ls)},
               {"stride", longppl_stride(ls)},
@@ -173,15 +173,14 @@ void check_eval_spec(const EvalSpec& s) {
     if (has(metrics, "ppl")) check_ppl_options(ppl_options(s));
 }
 
-json eval_identity(const EvalSpec& spec, const IdentityInputs& in) {
-    check_eval_spec(spec);
+json eval_detail::identity_json(const EvalSpec& spec, const IdentityInputs& in) {
     const auto metrics = sorted_metrics(spec.metrics);
     RB_CHECK(in.model.config && in.model.identity, "the model is an input of the identity");
-    const RopeConfig rope = resolve_rope(*in.model.config, spec.model.rope);
+    const RopeConfig rope = in.rope ? *in.rope : resolve_rope(*in.model.config, spec.model.rope);
     json m = json::object();
     if (has(metrics, "ppl")) m["ppl"] = ppl_identity(spec);
     if (has(metrics, "passkey")) m["passkey"] = passkey_identity(spec.passkey, in.haystack_sha256);
-    if (has(metrics, "longppl")) m["longppl"] = longppl_identity(spec, in.evaluator);
+    if (has(metrics, "longppl")) m["longppl"] = longppl_identity(spec, in.evaluator, in.evaluator_rope);
     json data = nullptr;
     if (has(metrics, "ppl") || has(metrics, "longppl")) {
         RB_CHECK(in.data, "the texts are an input of the identity");
@@ -197,6 +196,11 @@ json eval_identity(const EvalSpec& spec, const IdentityInputs& in) {
             {"seed", spec.seed}};
 }
 
+json eval_identity(const EvalSpec& spec, const IdentityInputs& in) {
+    check_eval_spec(spec);
+    return identity_json(spec, in);
+}
+
 json eval_identity(const EvalSpec& spec, ModelCache& cache) {
     check_eval_spec(spec);  // before anything is opened
     const auto metrics = sorted_metrics(spec.metrics);
@@ -206,7 +210,7 @@ json eval_identity(const EvalSpec& spec, ModelCache& cache) {
     if (has(metrics, "ppl") || has(metrics, "longppl")) in.data = &cache.data_files(spec.texts);
     if (has(metrics, "passkey") && !spec.passkey.haystack.empty())
         in.haystack_sha256 = &cache.file_sha256(spec.passkey.haystack);
-    return eval_identity(spec, in);
+    return identity_json(spec, in);
 }
 
 json eval_identity(const EvalSpec& spec) {

@@ -15,5 +15,7 @@ bool has(const std::vector<std::string>& v, const char* x);
 /// The passkey depths, the grid's default (0, 0.1, ..., 1) when none are given.
 std::vector<double> depths_of(const PasskeySpec& p);
 PplOptions ppl_options(const EvalSpec& s);
+/// eval_identity without its check_eval_spec, for a caller that has checked the spec.
+nlohmann::json identity_json(const EvalSpec& spec, const IdentityInputs& in);
 
 }  // namespace rb::eval_detail
